@@ -1,0 +1,370 @@
+"""Value objects passed between the core, plugins and host applications.
+
+Money is :class:`decimal.Decimal`, never float. Anything holding a payment code masks
+it in its ``repr``.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+import attrs
+
+from .currencies import minor_units
+from .errors import MoneyError
+from .masking import mask_code
+
+__all__ = [
+    "Candidate",
+    "Classification",
+    "ClassifyContext",
+    "CodePattern",
+    "Event",
+    "Money",
+    "Payment",
+    "PaymentRequest",
+    "PaymentStatus",
+    "PollingPolicy",
+    "Scan",
+    "Transition",
+    "WalletType",
+]
+
+
+def _masked(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return repr(mask_code(str(value)))
+
+
+# ---------------------------------------------------------------------------- scans
+
+
+@attrs.frozen
+class Scan:
+    """One read from a scanner.
+
+    ``raw`` is what the device sent for this scan (framing included where the plugin
+    keeps it); ``text`` is the decoded label; after normalisation it is the bare code
+    and ``aim`` holds the stripped AIM identifier. ``time`` is ``time.monotonic()``.
+    """
+
+    raw: bytes = attrs.field(repr=_masked)
+    text: str = attrs.field(repr=_masked)
+    source: str
+    symbology: str | None = None
+    aim: str | None = None
+    time: float = attrs.field(factory=time.monotonic)
+    meta: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def masked(self) -> str:
+        """The text, masked for output."""
+        return mask_code(self.text)
+
+
+# ---------------------------------------------------------------------------- money
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(
+            f"amount {value!r} is a {type(value).__name__}; amounts are decimal text such as '12.50' "
+            "(floats are never accepted for money)"
+        )
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or not all(c in "0123456789." for c in text) or text.count(".") > 1 or text in {"."}:
+            raise MoneyError(
+                f"amount {value!r} is not a plain decimal number; write it like '12.50' "
+                "(digits and at most one '.', no sign, exponent, comma or currency symbol)"
+            )
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # pragma: no cover - guarded by the character check
+            raise MoneyError(f"amount {value!r} is not a decimal number") from None
+    raise MoneyError(f"amount {value!r} has type {type(value).__name__}; give a Decimal, int or decimal text")
+
+
+@attrs.frozen
+class Money:
+    """A positive amount in an ISO 4217 currency, with no more decimals than the currency has.
+
+    Raises :class:`~paycode.errors.MoneyError` for floats, negative or zero amounts,
+    too many decimals, and unknown currencies.
+    """
+
+    amount: Decimal = attrs.field(converter=_to_decimal)
+    currency: str
+
+    def __attrs_post_init__(self) -> None:
+        cur = self.currency
+        exponent = minor_units(cur) if isinstance(cur, str) else None
+        if exponent is None:
+            raise MoneyError(
+                f"currency {cur!r} is not an ISO 4217 code; give three capital letters such as CNY, HKD or USD"
+            )
+        amount = self.amount
+        if not amount.is_finite():
+            raise MoneyError(f"amount {amount} is not a finite number")
+        if amount <= 0:
+            raise MoneyError(f"amount {amount} {cur} must be greater than zero")
+        decimals = -int(amount.as_tuple().exponent)  # type: ignore[arg-type]
+        if decimals > exponent and amount != amount.quantize(Decimal(1).scaleb(-exponent)):
+            raise MoneyError(
+                f"amount {amount} has more decimals than {cur} allows ({exponent}); e.g. "
+                f"{amount.quantize(Decimal(1).scaleb(-exponent), rounding='ROUND_DOWN')}"
+            )
+
+    @classmethod
+    def parse(cls, amount: str, currency: str) -> Money:
+        """Build from command-line text; the currency is upper-cased."""
+        return cls(amount, currency.strip().upper())  # type: ignore[arg-type]
+
+    @property
+    def exponent(self) -> int:
+        """Minor-unit exponent of the currency (2 for CNY, 0 for JPY)."""
+        return minor_units(self.currency) or 0
+
+    @property
+    def minor(self) -> int:
+        """The amount in minor units (fen, cents)."""
+        return int(self.amount.scaleb(self.exponent))
+
+    def wire(self) -> Decimal:
+        """The amount normalised to the currency's decimals, as sent to the gateway."""
+        return self.amount.quantize(Decimal(1).scaleb(-self.exponent))
+
+    def __str__(self) -> str:
+        return f"{self.wire()} {self.currency}"
+
+
+# ---------------------------------------------------------------------------- wallets
+
+
+@attrs.frozen
+class CodePattern:
+    """One shape of payment code: ASCII digits, one of ``lengths``, starting with one of ``prefixes``."""
+
+    lengths: tuple[int, ...] = attrs.field(converter=lambda v: tuple(sorted(set(v))))
+    prefixes: tuple[str, ...] = attrs.field(converter=tuple)
+    note: str = ""
+
+    def mismatch(self, code: str) -> str | None:
+        """None when ``code`` fits; otherwise what is wrong ("length 17, expected 18")."""
+        if not (code.isascii() and code.isdigit()):
+            return "characters: only ASCII digits 0-9 are accepted"
+        if len(code) not in self.lengths:
+            return f"length {len(code)}, expected {_describe_lengths(self.lengths)}"
+        if not code.startswith(self.prefixes):
+            return f"prefix {code[:2]}…, expected {'/'.join(self.prefixes)}"
+        return None
+
+    def make(self, ending: str = "") -> str:
+        """A code of this shape (shortest length, first prefix) ending with ``ending``; for tests and the sandbox."""
+        prefix, length = self.prefixes[0], self.lengths[0]
+        fill = length - len(prefix) - len(ending)
+        if fill < 0:
+            raise ValueError(f"ending {ending!r} does not fit a {length}-digit code with prefix {prefix}")
+        return prefix + "0" * fill + ending
+
+
+def _describe_lengths(lengths: tuple[int, ...]) -> str:
+    if len(lengths) > 2 and lengths == tuple(range(lengths[0], lengths[-1] + 1)):
+        return f"{lengths[0]}-{lengths[-1]} digits"
+    return " or ".join(str(n) for n in lengths) + " digits"
+
+
+@attrs.frozen
+class PollingPolicy:
+    """How long to wait while the shopper confirms: query every ``interval`` s, give up after ``deadline`` s."""
+
+    interval: float
+    deadline: float
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.interval > 0 and self.deadline > 0):
+            raise ValueError("polling interval and deadline must be positive")
+        if self.interval > self.deadline:
+            raise ValueError("polling interval must not exceed the deadline")
+
+
+def _default_payment_method(wallet: WalletType, code: str) -> dict[str, Any]:
+    return {"type": wallet.name, "scanCodeId": code}
+
+
+@attrs.frozen
+class WalletType:
+    """A wallet payment method the gateway accepts for customer-presented codes.
+
+    ``name`` is PingPong's ``paymentMethod.type`` (``Wechat-Offline``). ``payload`` builds
+    the ``paymentMethod`` object; the default is ``{"type": name, "scanCodeId": code}``.
+    ``examples`` are documented codes used by conformance tests and the sandbox listing.
+    """
+
+    name: str
+    patterns: tuple[CodePattern, ...] = attrs.field(converter=tuple)
+    currencies: frozenset[str] = attrs.field(converter=frozenset)
+    polling: PollingPolicy
+    display_name: str = ""
+    examples: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    payload: Callable[[WalletType, str], dict[str, Any]] = attrs.field(
+        default=_default_payment_method, repr=False
+    )
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    def mismatch(self, code: str) -> str | None:
+        """None when some pattern accepts ``code``, else the reason of the closest pattern."""
+        reasons = [p.mismatch(code) for p in self.patterns]
+        if any(r is None for r in reasons):
+            return None
+        # prefer a prefix complaint (length was right) over a length complaint
+        reasons_s = [r for r in reasons if r]
+        reasons_s.sort(key=lambda r: (not r.startswith("prefix"), r))
+        return reasons_s[0] if reasons_s else "no code pattern"
+
+    def accepts(self, code: str) -> bool:
+        return self.mismatch(code) is None
+
+    def payment_method(self, code: str) -> dict[str, Any]:
+        """The ``paymentMethod`` object of a unifiedPay request for ``code``."""
+        return self.payload(self, code)
+
+
+# ---------------------------------------------------------------------------- classification
+
+
+@attrs.frozen
+class ClassifyContext:
+    """What classification knows about the sale: its currency, the merchant's enabled wallets and preferences.
+
+    ``enabled`` None means every registered wallet; ``prefer`` names wallets to choose
+    when several remain (first match wins).
+    """
+
+    currency: str | None = None
+    enabled: frozenset[str] | None = None
+    prefer: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Candidate:
+    """A wallet that may own a code. ``override`` candidates from ``paycode_classify`` replace the pattern ones."""
+
+    wallet: str
+    source: str = "patterns"
+    override: bool = False
+    note: str = ""
+
+
+@attrs.frozen
+class Classification:
+    """The answer for one code: exactly one wallet, none, or ambiguous, with the reason."""
+
+    code: str = attrs.field(repr=_masked)
+    status: Literal["one", "none", "ambiguous"]
+    wallet: WalletType | None = None
+    candidates: tuple[str, ...] = ()
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": mask_code(self.code),
+            "status": self.status,
+            "wallet": self.wallet.name if self.wallet else None,
+            "candidates": list(self.candidates),
+            "reason": self.reason,
+        }
+
+
+# ---------------------------------------------------------------------------- payments
+
+
+class PaymentStatus(str, enum.Enum):
+    """Gateway statuses plus ``UNKNOWN`` (no verified answer yet: query before deciding)."""
+
+    INIT = "INIT"
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CLOSED = "CLOSED"
+    CANCEL = "CANCEL"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def final(self) -> bool:
+        """Final at the gateway (``FAILED`` is not: the order may be paid again)."""
+        return self in (PaymentStatus.SUCCESS, PaymentStatus.CLOSED, PaymentStatus.CANCEL)
+
+
+@attrs.frozen
+class PaymentRequest:
+    """One payment attempt as the lane intends to send it."""
+
+    money: Money
+    wallet: WalletType
+    code: str = attrs.field(repr=_masked)
+    merchant_transaction_id: str
+    request_id: str
+    notification_url: str | None = None
+    order_terminal: str = "02"
+    time_expire: int | None = None
+
+
+@attrs.frozen
+class Transition:
+    """One entry of a payment's history."""
+
+    status: PaymentStatus
+    time: float
+    note: str = ""
+
+
+@attrs.define
+class Payment:
+    """A payment as the lane knows it: current status, gateway id, refunds, and its history."""
+
+    merchant_transaction_id: str
+    money: Money
+    wallet: str
+    code_masked: str
+    status: PaymentStatus = PaymentStatus.INIT
+    transaction_id: str | None = None
+    refunded: Decimal = Decimal(0)
+    history: list[Transition] = attrs.field(factory=list)
+
+    def move(self, status: PaymentStatus, note: str = "") -> None:
+        self.status = status
+        self.history.append(Transition(status, time.time(), note))
+
+
+# ---------------------------------------------------------------------------- events
+
+
+@attrs.frozen
+class Event:
+    """Something that happened: a scan, a state change, a poll, an error.
+
+    ``kind`` is a short dotted name (``scan``, ``scanner.error``, ``payment.state``, …;
+    docs/hooks.md lists them). ``data`` is JSON-able and never holds a secret or an
+    unmasked payment code.
+    """
+
+    kind: str
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    order_id: str | None = None
+    time: float = attrs.field(factory=time.time)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"event": self.kind, "order": self.order_id, "time": round(self.time, 3), **self.data}

@@ -1,0 +1,35 @@
+"""What signer and gateway plugins register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+__all__ = ["GatewayType", "SignerType"]
+
+
+@attrs.frozen
+class SignerType:
+    """A ``signType``: ``digest(content_bytes)`` returns the uppercase hex digest (PingPong V4 rule)."""
+
+    sign_type: str
+    digest: Callable[[bytes], str]
+    description: str = ""
+
+
+@attrs.frozen
+class GatewayType:
+    """A gateway client by name (``pingpong``, ``sandbox``).
+
+    ``factory(settings)`` returns a client object implementing
+    :class:`paycode.gateway.GatewayClient`.
+    """
+
+    name: str
+    factory: Callable[[Settings], Any]
+    description: str = ""

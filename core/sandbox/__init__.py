@@ -1,0 +1,1 @@
+"""The local sandbox gateway: a real HTTP server speaking PingPong V4 on loopback."""

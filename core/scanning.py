@@ -1,0 +1,172 @@
+"""What a scanner plugin provides: the ``Scanner`` protocol, ``ScannerType`` and scanner URLs.
+
+A scanner is named by one URL string, as pyserial names ports:
+``serial:///dev/ttyACM0?baudrate=9600&suffix=cr``, ``hid://0c2e:0b61?mode=pos``,
+``camera+file:///clip.mp4``, ``replay:///path/scans.txt``, ``stdin://``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import attrs
+
+from .errors import ScannerConfigError
+from .models import Scan
+
+__all__ = ["CORE_PARAMS", "Scanner", "ScannerType", "ScannerURL"]
+
+#: Parameters every scanner URL may carry; the core's normaliser and supervisor use them.
+CORE_PARAMS: Mapping[str, str] = {
+    "prefix": "literal text to strip from the start of every scan",
+    "suffix": "terminator to strip: cr, lf, crlf, tab, etx, eot, none, or literal text",
+    "repeat_window": "seconds during which a repeat of the same code is suppressed (default 1.5)",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@attrs.frozen
+class ScannerURL:
+    """A parsed scanner URL: ``scheme://target?name=value&…``.
+
+    ``target`` is everything between ``scheme://`` and ``?`` (a path such as
+    ``/dev/ttyACM0``, ``host:port``, ``VID:PID`` or a device index), percent-decoded.
+    """
+
+    raw: str
+    scheme: str
+    target: str
+    params: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> ScannerURL:
+        if not isinstance(text, str) or "://" not in text:
+            raise ScannerConfigError(
+                f"scanner {text!r} is not a URL; write scheme://target?options, "
+                "e.g. serial:///dev/ttyACM0?baudrate=9600 or replay:///path/scans.txt"
+            )
+        scheme, _, rest = text.partition("://")
+        scheme = scheme.lower()
+        if not scheme or not all(c.isalnum() or c in "+-." for c in scheme) or not scheme[0].isalpha():
+            raise ScannerConfigError(f"scanner URL {text!r} has a malformed scheme {scheme!r}")
+        target, _, query = rest.partition("?")
+        if "#" in query or "#" in target:
+            raise ScannerConfigError(f"scanner URL {text!r} must not contain '#'")
+        params: dict[str, str] = {}
+        if query:
+            try:
+                pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+            except ValueError:
+                raise ScannerConfigError(
+                    f"scanner URL {text!r} has a malformed query {query!r}; write name=value&name=value"
+                ) from None
+            for name, value in pairs:
+                if name in params:
+                    raise ScannerConfigError(f"scanner URL {text!r} gives parameter {name!r} twice")
+                params[name] = value
+        # urlsplit only to reject control characters and the like early
+        urlsplit(text)
+        return cls(raw=text, scheme=scheme, target=unquote(target), params=params)
+
+    def __str__(self) -> str:
+        return self.raw
+
+    # -- typed parameter access, each failing with a clear message ------------------
+
+    def _bad(self, name: str, value: str, accepted: str) -> ScannerConfigError:
+        return ScannerConfigError(
+            f"scanner {self.scheme}://: parameter {name}={value!r} is not valid; accepted: {accepted}",
+            scanner=self.raw,
+        )
+
+    def get_str(self, name: str, default: str | None = None) -> str | None:
+        return self.params.get(name, default)
+
+    def get_int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        lo = "" if minimum is None else f" >= {minimum}"
+        hi = "" if maximum is None else f" <= {maximum}"
+        try:
+            number = int(value, 10)
+        except ValueError:
+            raise self._bad(name, value, f"an integer{lo}{hi}") from None
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+            raise self._bad(name, value, f"an integer{lo}{hi}")
+        return number
+
+    def get_float(self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not (number >= minimum) or (maximum is not None and number > maximum) or number != number:
+            hi = "" if maximum is None else f" and <= {maximum}"
+            raise self._bad(name, value, f"a number >= {minimum}{hi}")
+        return number
+
+    def get_bool(self, name: str, default: bool) -> bool:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise self._bad(name, value, "1/0, true/false, yes/no, on/off")
+
+    def get_choice(self, name: str, choices: Iterable[str], default: str) -> str:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        options = list(choices)
+        if value.lower() not in options:
+            raise self._bad(name, value, ", ".join(options))
+        return value.lower()
+
+
+@runtime_checkable
+class Scanner(Protocol):
+    """A scanner the supervisor drives. Blocking, used from one thread at a time.
+
+    - ``open()`` claims the device exclusively; raises :class:`~paycode.errors.ScannerGone`
+      when it is not there (the supervisor retries with backoff) or
+      :class:`~paycode.errors.ScannerConfigError` when it can never work.
+    - ``read(timeout)`` returns the next :class:`~paycode.models.Scan`, or None when
+      ``timeout`` seconds passed with none (None means wait forever). It raises
+      ``ScannerGone`` when the device disappears and a plain
+      :class:`~paycode.errors.ScannerError` for input it discarded (garbage, overlong
+      frames); the supervisor reports either as an event and goes on.
+    - ``close()`` releases the device; safe to call twice.
+    """
+
+    def open(self) -> None: ...
+
+    def read(self, timeout: float | None) -> Scan | None: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen
+class ScannerType:
+    """A scanner factory registered for one URL scheme.
+
+    ``params`` names the URL parameters the factory understands (besides
+    :data:`CORE_PARAMS`); any other parameter is rejected before the factory runs.
+    ``list_devices`` (optional) returns the devices of this kind present now, each a
+    JSON-able dict with at least ``url`` and ``description``.
+    """
+
+    scheme: str
+    factory: Callable[[ScannerURL], Scanner]
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    description: str = ""
+    list_devices: Callable[[], list[dict[str, Any]]] | None = None

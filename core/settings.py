@@ -1,0 +1,203 @@
+"""Settings: ``paycode.toml`` (or ``--config``), overridden by the environment.
+
+Every setting and its variable is listed in docs/settings.md. The merchant secret is
+read from ``PAYCODE_SALT`` or from a file readable only by its owner; it never appears
+in ``repr``, logs or errors.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "read_secret_file"]
+
+#: PingPong sites by name. ``sandbox`` (the gateway setting's default) is not a site: it is
+#: paycode's embedded local sandbox gateway; PingPong's own sandbox host is ``pingpong-sandbox``.
+SITES = {
+    "pingpong-sandbox": "https://sandbox-acquirer-payment.pingpongx.com",
+    "fra": "https://acquirer-payment.pingpongx.com",
+    "sg": "https://acquirer-payment-checkout-sg.pingpongx.com",
+    "us": "https://acquirer-payment-checkout-us.pingpongx.com",
+}
+
+#: setting name -> environment variable
+ENV: dict[str, str] = {
+    "gateway": "PAYCODE_GATEWAY",
+    "acc_id": "PAYCODE_ACC_ID",
+    "client_id": "PAYCODE_CLIENT_ID",
+    "salt": "PAYCODE_SALT",
+    "salt_file": "PAYCODE_SALT_FILE",
+    "sign_type": "PAYCODE_SIGN_TYPE",
+    "wallets": "PAYCODE_WALLETS",
+    "prefer_wallets": "PAYCODE_PREFER_WALLETS",
+    "scanner": "PAYCODE_SCANNER",
+    "journal": "PAYCODE_JOURNAL",
+    "notification_url": "PAYCODE_NOTIFICATION_URL",
+    "poll_interval": "PAYCODE_POLL_INTERVAL",
+    "deadline": "PAYCODE_DEADLINE",
+    "connect_timeout": "PAYCODE_CONNECT_TIMEOUT",
+    "read_timeout": "PAYCODE_READ_TIMEOUT",
+    "repeat_window": "PAYCODE_REPEAT_WINDOW",
+    "order_terminal": "PAYCODE_ORDER_TERMINAL",
+    "late_success": "PAYCODE_LATE_SUCCESS",
+    "plugins": "PAYCODE_PLUGINS",
+    "disable_plugins": "PAYCODE_DISABLE_PLUGINS",
+    "lane": "PAYCODE_LANE",
+}
+
+_LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins"}
+_FLOATS = {"poll_interval", "deadline", "connect_timeout", "read_timeout", "repeat_window"}
+
+
+def _default_journal() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "paycode", "journal.sqlite3")
+
+
+def read_secret_file(path: str | os.PathLike[str]) -> str:
+    """Read a secret from a file that only its owner may read or write; strip one trailing newline."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ConfigError(f"secret file {str(p)!r} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"secret file {str(p)!r} is not a regular file")
+    if st.st_mode & 0o077:
+        raise ConfigError(
+            f"secret file {str(p)!r} is readable or writable by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {p}"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"secret file {str(p)!r} cannot be read as UTF-8 text: {exc}") from None
+    secret = text.rstrip("\r\n")
+    if not secret or "\n" in secret:
+        raise ConfigError(f"secret file {str(p)!r} must hold the secret on a single non-empty line")
+    return secret
+
+
+@attrs.define
+class Settings:
+    """Everything a terminal needs to know. ``None`` means "use the default for this wallet/site"."""
+
+    gateway: str = "sandbox"
+    acc_id: str | None = None
+    client_id: str | None = None
+    salt: str | None = attrs.field(default=None, repr=lambda v: "<hidden>" if v else "None")
+    sign_type: str = "SHA256"
+    wallets: tuple[str, ...] | None = None
+    prefer_wallets: tuple[str, ...] = ()
+    scanner: str | None = None
+    journal: str = attrs.field(factory=_default_journal)
+    notification_url: str | None = None
+    poll_interval: float | None = None
+    deadline: float | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    repeat_window: float = 1.5
+    order_terminal: str = "02"
+    late_success: str = "refund"
+    plugins: tuple[str, ...] | None = None
+    disable_plugins: tuple[str, ...] = ()
+    lane: str = "lane-1"
+
+    @classmethod
+    def load(
+        cls,
+        config: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Read ``config`` (default ``./paycode.toml`` when present, or ``PAYCODE_CONFIG``), then the environment, then ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config or env.get("PAYCODE_CONFIG")
+        if path is None and Path("paycode.toml").is_file():
+            path = "paycode.toml"
+        if path is not None:
+            values.update(_read_toml(Path(path)))
+        for name, var in ENV.items():
+            if var in env and env[var] != "":
+                values[name] = env[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        salt_file = values.pop("salt_file", None)
+        if "salt" not in values and salt_file:
+            values["salt"] = read_secret_file(salt_file)
+        return cls(**{k: _convert(k, v) for k, v in values.items()})
+
+    @property
+    def base_url(self) -> str | None:
+        """The gateway's base URL for a site name or an explicit URL; None for the embedded sandbox."""
+        if self.gateway == "sandbox":
+            return None
+        if self.gateway in SITES:
+            return SITES[self.gateway]
+        if "://" in self.gateway:
+            return self.gateway.rstrip("/")
+        raise ConfigError(
+            f"gateway {self.gateway!r} is not a site or URL; accepted: sandbox (embedded), {', '.join(SITES)}, "
+            "or a base URL such as https://host or http://127.0.0.1:PORT"
+        )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"settings file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {str(path)!r} is not valid TOML: {exc}") from None
+    table = data.get("paycode", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"settings file {str(path)!r}: [paycode] must be a table")
+    known = set(ENV) | {"salt_file"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"settings file {str(path)!r}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    if "salt" in table:
+        raise ConfigError(
+            f"settings file {str(path)!r} holds the secret inline; put it in PAYCODE_SALT or salt_file (mode 600)"
+        )
+    return dict(table)
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name not in attrs.fields_dict(Settings):
+        raise ConfigError(f"unknown setting {name!r}")
+    if name in _LISTS:
+        if isinstance(value, str):
+            items = tuple(v.strip() for v in value.split(",") if v.strip())
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = tuple(value)
+        else:
+            raise ConfigError(f"setting {name} must be a list of names or comma-separated text, not {value!r}")
+        return items
+    if name in _FLOATS:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not number > 0 or number == float("inf"):
+            raise ConfigError(f"setting {name}={value!r} must be a positive number of seconds")
+        return number
+    if not isinstance(value, str):
+        raise ConfigError(f"setting {name} must be text, not {value!r}")
+    if name == "late_success" and value not in ("refund", "report"):
+        raise ConfigError(f"setting late_success={value!r}; accepted: refund, report")
+    if name == "order_terminal" and value not in ("01", "02", "03", "04"):
+        raise ConfigError(f"setting order_terminal={value!r}; accepted: 01 mobile, 02 PC, 03 iOS, 04 Android")
+    return value

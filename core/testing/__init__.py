@@ -1,0 +1,1 @@
+"""Conformance suites and fixtures for plugin authors (pytest plugin ``paycode``)."""

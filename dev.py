@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Set up and run paycode from a fresh checkout with nothing but Python and pip.
+
+    python3 dev.py demo     # create .venv, install every distribution, run `paycode demo`
+    python3 dev.py test     # same set-up, then run the whole test suite
+    python3 dev.py bench    # same set-up, then run the benchmarks (docs/benchmarks.md)
+    python3 dev.py shell    # print the path of the environment's activate script
+
+The virtual environment lives in ``.venv`` (override with PAYCODE_VENV). Every
+distribution of the repository (the core and each folder of contrib_scanners/ and
+contrib_wallets/) is installed editable; installing is skipped when no pyproject.toml
+changed since the last run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("PAYCODE_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def distributions() -> list[Path]:
+    """The core first, then every contrib distribution in a stable order."""
+    contribs = sorted(p.parent for p in ROOT.glob("contrib_*/*/pyproject.toml"))
+    return [ROOT, *contribs]
+
+
+def _stamp() -> str:
+    digest = hashlib.sha256()
+    for dist in distributions():
+        digest.update(str(dist).encode())
+        digest.update((dist / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def setup() -> None:
+    if not PY.exists():
+        print(f"dev.py: creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    stamp_file = VENV / ".paycode-installed"
+    stamp = _stamp()
+    if stamp_file.exists() and stamp_file.read_text() == stamp:
+        return
+    print("dev.py: installing paycode and its plugins into the environment", flush=True)
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    args: list[str] = []
+    for dist in distributions():
+        extra = "[test,dev]" if dist == ROOT else "[test]" if _has_test_extra(dist) else ""
+        args += ["-e", f"{dist}{extra}"]
+    subprocess.run([*pip, *args], check=True)
+    stamp_file.write_text(stamp)
+
+
+def _has_test_extra(dist: Path) -> bool:
+    import tomllib
+
+    with (dist / "pyproject.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    return "test" in data.get("project", {}).get("optional-dependencies", {})
+
+
+def run(*cmd: str) -> int:
+    return subprocess.run([*cmd], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "bench", "shell"}:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    what, rest = argv[0], argv[1:]
+    setup()
+    if what == "demo":
+        return run(str(BIN / "paycode"), "demo", *rest)
+    if what == "test":
+        code = run(str(PY), "-m", "pytest", "-p", "no:cacheprovider", *rest)
+        if code == 5:
+            print("dev.py: pytest collected no tests; that is a failure", file=sys.stderr)
+            return 1
+        return code
+    if what == "bench":
+        return run(str(PY), "-m", "tests.bench", *rest)
+    print(BIN / "activate")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
