@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
+    from .host import PluginHost
     from .settings import Settings
 
 __all__ = ["GatewayType", "SignerType"]
@@ -26,10 +27,11 @@ class SignerType:
 class GatewayType:
     """A gateway client by name (``pingpong``, ``sandbox``).
 
-    ``factory(settings)`` returns a client object implementing
-    :class:`paycode.gateway.GatewayClient`.
+    ``factory(settings, host)`` returns a client object implementing
+    :class:`paycode.gateway.GatewayClient`; ``host`` gives it the registered wallets
+    and signers (the embedded sandbox accepts every registered wallet type).
     """
 
     name: str
-    factory: Callable[[Settings], Any]
+    factory: Callable[[Settings, PluginHost], Any]
     description: str = ""
