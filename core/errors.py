@@ -23,6 +23,7 @@ one-line, user-facing message saying what was wrong and what is accepted, and an
     │   └── AmbiguousWalletError             several wallets claim it (names them, and what decides)
     ├── ScannerError                         a scanner failed while reading
     │   ├── ScannerGone                      the device disappeared (unplugged, closed port)
+    │   ├── ScannerExhausted                 the input ended for good (end of a replay file, stdin closed)
     │   └── ScanTimeout (exit 1)             nothing was scanned in time
     ├── GatewayError                         the payment gateway said no, or could not be understood
     │   ├── GatewayRejected                  a definite, signed answer that is not a success
@@ -53,6 +54,7 @@ __all__ = [
     "ScanTimeout",
     "ScannerConfigError",
     "ScannerError",
+    "ScannerExhausted",
     "ScannerGone",
     "SignatureError",
     "UsageError",
@@ -137,6 +139,13 @@ class ScannerError(PaycodeError):
 
 class ScannerGone(ScannerError):
     """The scanner disappeared: unplugged, port closed, device node gone."""
+
+
+class ScannerExhausted(ScannerError):
+    """The scanner's input ended for good (a replay file without ``loop``, stdin at end of file).
+
+    Unlike :class:`ScannerGone` it is not reopened: the supervisor reports it and stops reading.
+    """
 
 
 class ScanTimeout(ScannerError):

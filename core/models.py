@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Mapping
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal
 
 import attrs
 
 from .currencies import minor_units
-from .errors import MoneyError
+from .errors import CodeFormatError, ConfigError, MoneyError
 from .masking import mask_code
 
 __all__ = [
+    "MAX_AMOUNT",
     "Candidate",
     "Classification",
     "ClassifyContext",
@@ -68,6 +69,10 @@ class Scan:
 
 # ---------------------------------------------------------------------------- money
 
+#: Every amount must be below this (15 integer digits): far above any real sale, and it
+#: keeps every quantisation within the default decimal precision.
+MAX_AMOUNT = Decimal(10) ** 15
+
 
 def _to_decimal(value: object) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
@@ -116,17 +121,18 @@ class Money:
             raise MoneyError(f"amount {amount} is not a finite number")
         if amount <= 0:
             raise MoneyError(f"amount {amount} {cur} must be greater than zero")
-        decimals = -int(amount.as_tuple().exponent)  # type: ignore[arg-type]
-        if decimals > exponent and amount != amount.quantize(Decimal(1).scaleb(-exponent)):
-            raise MoneyError(
-                f"amount {amount} has more decimals than {cur} allows ({exponent}); e.g. "
-                f"{amount.quantize(Decimal(1).scaleb(-exponent), rounding='ROUND_DOWN')}"
-            )
+        if amount >= MAX_AMOUNT:
+            raise MoneyError(f"amount {amount} {cur} is too large; amounts must be below {MAX_AMOUNT:,}")
+        step = Decimal(1).scaleb(-exponent)
+        if amount != amount.quantize(step):
+            hint = amount.quantize(step, rounding=ROUND_DOWN)
+            example = f"; e.g. {hint}" if hint > 0 else ""
+            raise MoneyError(f"amount {amount} has more decimals than {cur} allows ({exponent}){example}")
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:
         """Build from command-line text; the currency is upper-cased."""
-        return cls(amount, currency.strip().upper())  # type: ignore[arg-type]
+        return cls(amount, currency.strip().upper())
 
     @property
     def exponent(self) -> int:
@@ -149,13 +155,23 @@ class Money:
 # ---------------------------------------------------------------------------- wallets
 
 
+def _sorted_lengths(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(values)))
+
+
 @attrs.frozen
 class CodePattern:
     """One shape of payment code: ASCII digits, one of ``lengths``, starting with one of ``prefixes``."""
 
-    lengths: tuple[int, ...] = attrs.field(converter=lambda v: tuple(sorted(set(v))))
+    lengths: tuple[int, ...] = attrs.field(converter=_sorted_lengths)
     prefixes: tuple[str, ...] = attrs.field(converter=tuple)
     note: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.lengths or not all(isinstance(n, int) and n > 0 for n in self.lengths):
+            raise ConfigError(f"code pattern lengths {self.lengths!r} must be positive integers (at least one)")
+        if not self.prefixes or not all(p.isascii() and p.isdigit() for p in self.prefixes):
+            raise ConfigError(f"code pattern prefixes {self.prefixes!r} must be ASCII digit strings (at least one)")
 
     def mismatch(self, code: str) -> str | None:
         """None when ``code`` fits; otherwise what is wrong ("length 17, expected 18")."""
@@ -164,7 +180,8 @@ class CodePattern:
         if len(code) not in self.lengths:
             return f"length {len(code)}, expected {_describe_lengths(self.lengths)}"
         if not code.startswith(self.prefixes):
-            return f"prefix {code[:2]}…, expected {'/'.join(self.prefixes)}"
+            width = max(len(p) for p in self.prefixes)
+            return f"prefix {code[:width]}…, expected {'/'.join(self.prefixes)}"
         return None
 
     def make(self, ending: str = "") -> str:
@@ -172,7 +189,7 @@ class CodePattern:
         prefix, length = self.prefixes[0], self.lengths[0]
         fill = length - len(prefix) - len(ending)
         if fill < 0:
-            raise ValueError(f"ending {ending!r} does not fit a {length}-digit code with prefix {prefix}")
+            raise CodeFormatError(f"ending {ending!r} does not fit a {length}-digit code with prefix {prefix}")
         return prefix + "0" * fill + ending
 
 
@@ -191,9 +208,13 @@ class PollingPolicy:
 
     def __attrs_post_init__(self) -> None:
         if not (self.interval > 0 and self.deadline > 0):
-            raise ValueError("polling interval and deadline must be positive")
+            raise ConfigError(
+                f"polling interval {self.interval} s and deadline {self.deadline} s must both be positive"
+            )
         if self.interval > self.deadline:
-            raise ValueError("polling interval must not exceed the deadline")
+            raise ConfigError(
+                f"polling interval {self.interval} s must not exceed the deadline {self.deadline} s"
+            )
 
 
 def _default_payment_method(wallet: WalletType, code: str) -> dict[str, Any]:
@@ -219,6 +240,17 @@ class WalletType:
         default=_default_payment_method, repr=False
     )
     description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name or not self.name.isascii() or any(c.isspace() for c in self.name):
+            raise ConfigError(f"wallet name {self.name!r} must be non-empty ASCII without spaces, e.g. Wechat-Offline")
+        if not self.patterns:
+            raise ConfigError(f"wallet {self.name} has no code pattern; give at least one CodePattern")
+        unknown = sorted(c for c in self.currencies if minor_units(c) is None)
+        if unknown or not self.currencies:
+            raise ConfigError(
+                f"wallet {self.name} currencies {sorted(self.currencies)!r} must be ISO 4217 codes (at least one)"
+            )
 
     @property
     def label(self) -> str:
@@ -270,28 +302,37 @@ class Candidate:
 
 @attrs.frozen
 class Classification:
-    """The answer for one code: exactly one wallet, none, or ambiguous, with the reason."""
+    """The answer for one code: exactly one wallet, none, or ambiguous, with the reason.
+
+    ``cause`` says in one word why the answer is not ``one``: ``characters``, ``empty``,
+    ``pattern`` (length or prefix), ``currency``, ``disabled``, ``no_wallets`` or
+    ``ambiguous``; it is ``""`` for a single wallet. ``candidates`` names the wallets
+    still in the running (for ``ambiguous``) or the chosen one.
+    """
 
     code: str = attrs.field(repr=_masked)
     status: Literal["one", "none", "ambiguous"]
     wallet: WalletType | None = None
     candidates: tuple[str, ...] = ()
     reason: str = ""
+    cause: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "code": mask_code(self.code),
+            "length": len(self.code),
             "status": self.status,
             "wallet": self.wallet.name if self.wallet else None,
             "candidates": list(self.candidates),
             "reason": self.reason,
+            "cause": self.cause,
         }
 
 
 # ---------------------------------------------------------------------------- payments
 
 
-class PaymentStatus(str, enum.Enum):
+class PaymentStatus(enum.StrEnum):
     """Gateway statuses plus ``UNKNOWN`` (no verified answer yet: query before deciding)."""
 
     INIT = "INIT"

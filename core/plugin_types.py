@@ -30,8 +30,11 @@ class GatewayType:
     ``factory(settings, host)`` returns a client object implementing
     :class:`paycode.gateway.GatewayClient`; ``host`` gives it the registered wallets
     and signers (the embedded sandbox accepts every registered wallet type).
+    ``async_factory`` (optional, same arguments) returns the
+    :class:`paycode.gateway.AsyncGatewayClient`; ``PluginHost.async_gateway()`` needs it.
     """
 
     name: str
     factory: Callable[[Settings, PluginHost], Any]
     description: str = ""
+    async_factory: Callable[[Settings, PluginHost], Any] | None = None

@@ -23,6 +23,8 @@ CORE_PARAMS: Mapping[str, str] = {
     "prefix": "literal text to strip from the start of every scan",
     "suffix": "terminator to strip: cr, lf, crlf, tab, etx, eot, none, or literal text",
     "repeat_window": "seconds during which a repeat of the same code is suppressed (default 1.5)",
+    "code_id": "1 when the scanner sends a one-letter vendor code id (Honeywell j, s) before the data: "
+    "strip it and keep the symbology (default 0)",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

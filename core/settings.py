@@ -119,7 +119,10 @@ class Settings:
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Read ``config`` (default ``./paycode.toml`` when present, or ``PAYCODE_CONFIG``), then the environment, then ``overrides``."""
+        """Read ``config`` (default ``PAYCODE_CONFIG``, else ``./paycode.toml`` when present), then the environment.
+
+        ``overrides`` (keyword settings, None ignored) win over both.
+        """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         path = config or env.get("PAYCODE_CONFIG")

@@ -11,12 +11,16 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from .errors import MessageError, SignatureError
 from .plugin_types import SignerType
 
-__all__ = ["sign_message", "signed", "signing_content", "verify_message", "check_signature"]
+__all__ = ["check_signature", "sign_message", "signed", "signing_content", "verify_message"]
+
+
+_JSON_KINDS: dict[type, str] = {dict: "object", list: "array"}
 
 
 def _value_text(key: str, value: Any) -> str:
@@ -24,10 +28,11 @@ def _value_text(key: str, value: Any) -> str:
         return value
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return str(value)
+    kind = _JSON_KINDS.get(type(value), type(value).__name__)
     raise MessageError(
-        f"field {key!r} is a JSON {type(value).__name__}; every top-level value must be text "
+        f"field {key!r} is a JSON {kind}; every top-level value must be text "
         "(bizContent is sent and signed as a string holding JSON text)"
     )
 
