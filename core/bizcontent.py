@@ -1,0 +1,259 @@
+"""``bizContent``: built as a dict, checked, and serialised exactly once.
+
+The gateway signs and receives ``bizContent`` as a string of JSON text, and the
+signature covers that very text. So the text is produced here once, with amounts as
+exact JSON numbers written from :class:`~decimal.Decimal` (never through a float), and
+the same string is signed and sent. Identifiers are checked before anything leaves:
+at most 64 characters, no ``<``/``>`` (the gateway's XSS filter rejects them) and no
+control characters such as newlines.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, MessageError, OrderError
+from .models import Money, PaymentRequest
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "check_id",
+    "check_notification_url",
+    "new_order_id",
+    "new_request_id",
+    "parse",
+    "pay_biz",
+    "query_biz",
+    "refund_biz",
+    "refund_query_biz",
+    "serialise",
+    "void_biz",
+    "void_query_biz",
+]
+
+MAX_ID_LENGTH = 64
+
+
+# ---------------------------------------------------------------------------- identifiers
+
+
+def check_id(value: object, what: str = "order id") -> str:
+    """Return ``value`` when the gateway would accept it as an identifier, else raise :class:`OrderError`."""
+    if not isinstance(value, str) or not value:
+        raise OrderError(f"{what} {value!r} is empty or not text; give 1-{MAX_ID_LENGTH} printable characters")
+    if len(value) > MAX_ID_LENGTH:
+        raise OrderError(
+            f"{what} is {len(value)} characters long; the gateway accepts at most {MAX_ID_LENGTH}", order=value[:16]
+        )
+    bad = sorted({c for c in value if c in "<>" or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise OrderError(
+            f"{what} {value!r} contains {shown}; the gateway rejects '<', '>', newlines and other control characters"
+        )
+    if value != value.strip():
+        raise OrderError(f"{what} {value!r} starts or ends with whitespace; remove it")
+    return value
+
+
+def new_order_id() -> str:
+    """A fresh ``merchantTransactionId``: time of day plus 40 random bits (26 characters)."""
+    return f"pc{time.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(5)}"
+
+
+def new_request_id(kind: str = "rq") -> str:
+    """A fresh attempt id (``requestId``, ``merchantRefundId``, …): ``kind`` plus 128 random bits."""
+    return f"{kind}-{secrets.token_hex(16)}"
+
+
+def check_notification_url(url: str) -> str:
+    """A ``notificationUrl`` must be an http(s) URL without query parameters (PingPong's rule)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"notification_url {url!r} is not an http:// or https:// URL")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"notification_url {url!r} must not carry query parameters or a fragment")
+    if any(c in "<>" or not c.isprintable() for c in url):
+        raise ConfigError(f"notification_url {url!r} contains characters the gateway rejects")
+    return url
+
+
+# ---------------------------------------------------------------------------- serialising
+
+
+def _encode(value: Any, path: str, out: list[str]) -> None:
+    if value is None or isinstance(value, bool):
+        out.append(json.dumps(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise OrderError(f"bizContent field {path} is {value}; amounts must be finite numbers")
+        text = format(value, "f")
+        out.append(text)
+    elif isinstance(value, float):
+        raise OrderError(f"bizContent field {path} is a float ({value!r}); money is written from Decimal only")
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if not isinstance(key, str):
+                raise OrderError(f"bizContent field {path} has a non-text key {key!r}")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key))
+            out.append(":")
+            _encode(item, f"{path}.{key}" if path else key, out)
+        out.append("}")
+    elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, f"{path}[{i}]", out)
+        out.append("]")
+    else:
+        raise OrderError(f"bizContent field {path} has type {type(value).__name__}, which has no JSON form")
+
+
+def serialise(biz: Mapping[str, Any]) -> str:
+    """The compact JSON text of ``biz``: keys in insertion order, Decimals as exact numbers, floats refused.
+
+    ``json.loads(serialise(biz), parse_float=Decimal)`` gives the same values back.
+    """
+    out: list[str] = []
+    _encode(biz, "", out)
+    return "".join(out)
+
+
+def _amount_like(key: str) -> bool:
+    return key == "amount" or key.endswith("Amount")
+
+
+def _decimal_amounts(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _to_decimal(v) if _amount_like(k) and isinstance(v, (str, int)) else _decimal_amounts(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_decimal_amounts(v) for v in value]
+    return value
+
+
+def _to_decimal(value: str | int) -> Any:
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        return value  # not a number after all: keep the text, the caller shows it as is
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Parse an answer's ``bizContent`` text: numbers as Decimal, and amount strings (``"100.000000"``) too."""
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise MessageError(f"bizContent is not JSON text: {exc}") from None
+    if not isinstance(data, dict):
+        raise MessageError(f"bizContent is a JSON {type(data).__name__}, not an object")
+    result: dict[str, Any] = _decimal_amounts(data)
+    return result
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def pay_biz(request: PaymentRequest, *, capture_delay_hours: int = 0) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/payment/unifiedPay`` for a payment-code request."""
+    check_id(request.merchant_transaction_id, "order id (merchantTransactionId)")
+    check_id(request.request_id, "requestId")
+    biz: dict[str, Any] = {
+        "captureDelayHours": capture_delay_hours,
+        "amount": request.money.wire(),
+        "currency": request.money.currency,
+        "requestId": request.request_id,
+        "merchantTransactionId": request.merchant_transaction_id,
+        "paymentMethod": request.wallet.payment_method(request.code),
+        "device": {"orderTerminal": request.order_terminal},
+    }
+    if request.notification_url:
+        biz["notificationUrl"] = check_notification_url(request.notification_url)
+    if request.time_expire is not None:
+        biz["timeExpire"] = request.time_expire
+    return biz
+
+
+def query_biz(
+    *, merchant_transaction_id: str | None = None, transaction_id: str | None = None, request_id: str | None = None
+) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/payment/query``: by our order id or the gateway's transaction id."""
+    if not merchant_transaction_id and not transaction_id:
+        raise OrderError("a payment query needs an order id (merchantTransactionId) or a transactionId")
+    biz: dict[str, Any] = {}
+    if transaction_id:
+        biz["transactionId"] = check_id(transaction_id, "transactionId")
+    if merchant_transaction_id:
+        biz["merchantTransactionId"] = check_id(merchant_transaction_id, "order id (merchantTransactionId)")
+    if request_id:
+        biz["requestId"] = check_id(request_id, "requestId")
+    return biz
+
+
+def refund_biz(
+    *,
+    merchant_transaction_id: str,
+    merchant_refund_id: str,
+    amount: Money,
+    notification_url: str | None = None,
+    remark: str | None = None,
+) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/payment/refund``."""
+    biz: dict[str, Any] = {
+        "merchantTransactionId": check_id(merchant_transaction_id, "order id (merchantTransactionId)"),
+        "merchantRefundId": check_id(merchant_refund_id, "merchantRefundId"),
+        "amount": amount.wire(),
+        "currency": amount.currency,
+    }
+    if notification_url:
+        biz["notificationUrl"] = check_notification_url(notification_url)
+    if remark:
+        biz["remark"] = check_id(remark, "refund remark")
+    return biz
+
+
+def refund_query_biz(*, merchant_transaction_id: str, merchant_refund_id: str) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/refund/query``."""
+    return {
+        "merchantTransactionId": check_id(merchant_transaction_id, "order id (merchantTransactionId)"),
+        "merchantRefundId": check_id(merchant_refund_id, "merchantRefundId"),
+    }
+
+
+def void_biz(
+    *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/payment/void`` (closes an order still waiting for the shopper)."""
+    biz: dict[str, Any] = {
+        "merchantTransactionId": check_id(merchant_transaction_id, "order id (merchantTransactionId)"),
+        "merchantVoidId": check_id(merchant_void_id, "merchantVoidId"),
+        "amount": amount.wire(),
+        "currency": amount.currency,
+    }
+    if notification_url:
+        biz["notificationUrl"] = check_notification_url(notification_url)
+    return biz
+
+
+def void_query_biz(*, merchant_transaction_id: str, merchant_void_id: str) -> dict[str, Any]:
+    """The ``bizContent`` of ``/v4/void/query``."""
+    return {
+        "merchantVoidId": check_id(merchant_void_id, "merchantVoidId"),
+        "merchantTransactionId": check_id(merchant_transaction_id, "order id (merchantTransactionId)"),
+    }

@@ -1,0 +1,624 @@
+"""The PingPong Checkout V4 client: one sans-IO core, driven by a sync and an asyncio client on httpx.
+
+:class:`PingPongProtocol` builds every request (``bizContent`` serialised once, signed,
+that same text sent) and turns every HTTP answer into a verified :class:`GatewayAnswer`
+or an :class:`~paycode.errors.OutcomeUnknown`. :class:`Exchange` decides the retries of
+one call. :class:`PingPongClient` and :class:`AsyncPingPongClient` only move bytes.
+
+An answer that did not arrive, is not JSON, is a 5xx, or fails signature verification
+is never read as "failed": the call is retried with the very same body (same
+``requestId``) a bounded number of times, then :class:`OutcomeUnknown` is raised and the
+caller queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+
+from . import bizcontent
+from .errors import ConfigError, MessageError, OutcomeUnknown
+from .models import Money, PaymentStatus
+from .plugin_types import SignerType
+from .signing import signed, verify_message
+
+__all__ = [
+    "PATHS",
+    "AsyncGatewayClient",
+    "AsyncPingPongClient",
+    "Credentials",
+    "Exchange",
+    "GatewayAnswer",
+    "GatewayClient",
+    "PingPongClient",
+    "PingPongProtocol",
+    "PreparedCall",
+    "check_base_url",
+]
+
+log = logging.getLogger("paycode.gateway")
+
+#: operation -> V4 path
+PATHS: Mapping[str, str] = {
+    "unified_pay": "/v4/payment/unifiedPay",
+    "query": "/v4/payment/query",
+    "refund": "/v4/payment/refund",
+    "refund_query": "/v4/refund/query",
+    "void": "/v4/payment/void",
+    "void_query": "/v4/void/query",
+}
+
+#: codes of answers that say our request was not authenticated (wrong credentials or salt)
+AUTH_CODES = frozenset({"103000", "104000"})
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def _status(biz: Mapping[str, Any]) -> PaymentStatus | None:
+    value = biz.get("status")
+    try:
+        return PaymentStatus(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+@attrs.frozen
+class GatewayAnswer:
+    """A verified answer (its signature checked): top-level code, description, parsed bizContent."""
+
+    code: str
+    description: str
+    biz: Mapping[str, Any]
+    status: PaymentStatus | None
+    http_status: int
+
+    @classmethod
+    def from_parts(cls, code: str, description: str, biz: Mapping[str, Any], http_status: int) -> GatewayAnswer:
+        return cls(code=code, description=description, biz=biz, status=_status(biz), http_status=http_status)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-able summary for events (amounts as text; no payment code: paymentMethod is left out)."""
+        keep = ("transactionId", "status", "resultCode", "resultDescription", "refundId", "amount", "currency")
+        biz = {k: str(v) if k == "amount" else v for k, v in self.biz.items() if k in keep}
+        return {"code": self.code, "description": self.description, **biz}
+
+
+@attrs.frozen
+class Credentials:
+    """The merchant's account: ``accId``, ``clientId`` and the secret (*salt*), never shown."""
+
+    acc_id: str
+    client_id: str
+    salt: str = attrs.field(repr=lambda _: "<hidden>")
+
+
+@attrs.frozen
+class PreparedCall:
+    """One request ready to send: the exact body whose signature covers ``biz_text``."""
+
+    operation: str
+    url: str
+    body: bytes = attrs.field(repr=False)
+    biz_text: str = attrs.field(repr=False)
+    order_id: str | None
+
+
+# ---------------------------------------------------------------------------- protocols
+
+
+@runtime_checkable
+class GatewayClient(Protocol):
+    """What the flow calls; every method returns a verified answer or raises OutcomeUnknown."""
+
+    base_url: str
+
+    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
+
+    def query(
+        self,
+        *,
+        merchant_transaction_id: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
+    ) -> GatewayAnswer: ...
+
+    def refund(
+        self,
+        *,
+        merchant_transaction_id: str,
+        merchant_refund_id: str,
+        amount: Money,
+        notification_url: str | None = None,
+        remark: str | None = None,
+    ) -> GatewayAnswer: ...
+
+    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer: ...
+
+    def void(
+        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    ) -> GatewayAnswer: ...
+
+    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncGatewayClient(Protocol):
+    """The asyncio twin of :class:`GatewayClient`."""
+
+    base_url: str
+
+    async def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
+
+    async def query(
+        self,
+        *,
+        merchant_transaction_id: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
+    ) -> GatewayAnswer: ...
+
+    async def refund(
+        self,
+        *,
+        merchant_transaction_id: str,
+        merchant_refund_id: str,
+        amount: Money,
+        notification_url: str | None = None,
+        remark: str | None = None,
+    ) -> GatewayAnswer: ...
+
+    async def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer: ...
+
+    async def void(
+        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    ) -> GatewayAnswer: ...
+
+    async def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer: ...
+
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------- base URL
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, when it is https://, or http:// to a loopback address; else ConfigError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"gateway URL {url!r} is not an https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"gateway URL {url!r} must not carry a query or fragment; give only scheme://host[:port]")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"gateway URL {url!r} uses plain http:// to a host that is not loopback; "
+            "use https://, or http:// only to 127.0.0.1, ::1 or localhost"
+        )
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise ConfigError(f"gateway URL {url!r} has an invalid port") from None
+    return url.rstrip("/")
+
+
+# ---------------------------------------------------------------------------- sans-IO core
+
+
+class PingPongProtocol:
+    """Builds signed requests and verifies answers; no I/O.
+
+    ``signer`` signs our requests; ``signers`` (by signType) verify answers, whose
+    ``signType`` may differ from ours.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        signer: SignerType,
+        signers: Mapping[str, SignerType],
+        retries: int = 2,
+        backoff: float = 0.3,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.credentials = credentials
+        self.signer = signer
+        self.signers = dict(signers)
+        self.signers.setdefault(signer.sign_type, signer)
+        self.retries = retries
+        self.backoff = backoff
+
+    def prepare(self, operation: str, biz: Mapping[str, Any]) -> PreparedCall:
+        """Serialise ``biz`` once, sign that text, and build the body that carries it."""
+        text = bizcontent.serialise(biz)
+        envelope = {
+            "accId": self.credentials.acc_id,
+            "clientId": self.credentials.client_id,
+            "version": "1.0",
+            "bizContent": text,
+        }
+        message = signed(envelope, self.credentials.salt, self.signer)
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        order = biz.get("merchantTransactionId")
+        return PreparedCall(
+            operation=operation,
+            url=self.base_url + PATHS[operation],
+            body=body,
+            biz_text=text,
+            order_id=order if isinstance(order, str) else None,
+        )
+
+    def interpret(self, call: PreparedCall, http_status: int, content: bytes) -> GatewayAnswer:
+        """A verified answer, or OutcomeUnknown saying why the answer cannot be trusted."""
+
+        def unknown(why: str, **context: Any) -> OutcomeUnknown:
+            return OutcomeUnknown(
+                f"{call.operation}: {why}; outcome unknown", operation=call.operation, order=call.order_id, **context
+            )
+
+        if http_status >= 500:
+            raise unknown(f"the gateway answered HTTP {http_status}", http_status=http_status)
+        try:
+            message = json.loads(content)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise unknown(f"the answer (HTTP {http_status}, {len(content)} bytes) is not JSON") from None
+        if not isinstance(message, dict):
+            raise unknown("the answer is not a JSON object")
+        code = message.get("code")
+        code_text = code if isinstance(code, str) else None
+        signer = self.signers.get(str(message.get("signType")))
+        try:
+            verified = signer is not None and verify_message(message, self.credentials.salt, signer)
+        except MessageError:
+            verified = False
+        if not verified:
+            if code_text in AUTH_CODES:
+                raise unknown(
+                    f"the gateway rejected our request with code {code_text} ({message.get('description', '')}) "
+                    "in an answer we cannot verify: check accId, clientId and the salt",
+                    code=code_text,
+                )
+            raise unknown("the answer's signature does not verify", code=code_text)
+        if message.get("accId") != self.credentials.acc_id or message.get("clientId") != self.credentials.client_id:
+            raise unknown("the answer is for another merchant account (accId/clientId differ)")
+        if code_text is None:
+            raise unknown("the answer has no code")
+        biz_text = message.get("bizContent")
+        biz: dict[str, Any] = {}
+        if isinstance(biz_text, str) and biz_text:
+            try:
+                biz = bizcontent.parse(biz_text)
+            except MessageError as exc:
+                raise unknown(f"the answer's {exc}") from None
+        order = biz.get("merchantTransactionId")
+        if call.order_id and order is not None and order != call.order_id:
+            raise unknown("the answer names another order (merchantTransactionId differs)")
+        return GatewayAnswer.from_parts(code_text, str(message.get("description") or ""), biz, http_status)
+
+    def exchange(self, call: PreparedCall) -> Exchange:
+        return Exchange(self, call)
+
+
+class Exchange:
+    """One call and its retries, sans-IO: the driver asks for the next delay, sends, and reports back.
+
+    ::
+
+        ex = protocol.exchange(call)
+        while (delay := ex.next_delay()) is not None:
+            sleep(delay); try: send … except transport error: ex.transport_failed(exc); continue
+            if (answer := ex.answered(status, content)) is not None: return answer
+        raise ex.failure()
+    """
+
+    def __init__(self, protocol: PingPongProtocol, call: PreparedCall) -> None:
+        self.protocol = protocol
+        self.call = call
+        self.tries = 0
+        self.delivered = False  # may the gateway have received at least one copy?
+        self.last: OutcomeUnknown | None = None
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before the next try, or None when the tries are used up."""
+        if self.tries > self.protocol.retries:
+            return None
+        self.tries += 1
+        return 0.0 if self.tries == 1 else self.protocol.backoff * (self.tries - 1)
+
+    def transport_failed(self, exc: httpx.TransportError) -> None:
+        # A refused or unfinished connection never carried the request; anything later may have.
+        if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            self.delivered = True
+        log.info("%s try %d: %s: %s", self.call.operation, self.tries, type(exc).__name__, exc)
+        self.last = OutcomeUnknown(
+            f"{self.call.operation}: no answer from the gateway ({type(exc).__name__}: {exc}); outcome unknown",
+            operation=self.call.operation,
+            order=self.call.order_id,
+        )
+
+    def answered(self, http_status: int, content: bytes) -> GatewayAnswer | None:
+        """The verified answer, or None to try again."""
+        self.delivered = True
+        try:
+            return self.protocol.interpret(self.call, http_status, content)
+        except OutcomeUnknown as exc:
+            log.info("%s try %d: %s", self.call.operation, self.tries, exc)
+            self.last = exc
+            return None
+
+    def failure(self) -> OutcomeUnknown:
+        """The error to raise once the tries are used up; ``context['delivered']`` says if it may have arrived."""
+        last = self.last or OutcomeUnknown(f"{self.call.operation}: no answer; outcome unknown")
+        context = {**last.context, "delivered": self.delivered, "tries": self.tries}
+        return OutcomeUnknown(last.message, **context)
+
+
+# ---------------------------------------------------------------------------- drivers
+
+
+_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+
+
+def _timeout(connect: float, read: float) -> httpx.Timeout:
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+class _Operations:
+    """Builds each operation's call; the drivers below only send them."""
+
+    protocol: PingPongProtocol
+
+    @property
+    def base_url(self) -> str:
+        return self.protocol.base_url
+
+    def _pay_call(self, biz: Mapping[str, Any]) -> PreparedCall:
+        return self.protocol.prepare("unified_pay", biz)
+
+    def _query_call(self, **ids: str | None) -> PreparedCall:
+        return self.protocol.prepare("query", bizcontent.query_biz(**ids))
+
+    def _refund_call(self, **fields: Any) -> PreparedCall:
+        return self.protocol.prepare("refund", bizcontent.refund_biz(**fields))
+
+    def _refund_query_call(self, **ids: str) -> PreparedCall:
+        return self.protocol.prepare("refund_query", bizcontent.refund_query_biz(**ids))
+
+    def _void_call(self, **fields: Any) -> PreparedCall:
+        return self.protocol.prepare("void", bizcontent.void_biz(**fields))
+
+    def _void_query_call(self, **ids: str) -> PreparedCall:
+        return self.protocol.prepare("void_query", bizcontent.void_query_biz(**ids))
+
+
+class PingPongClient(_Operations):
+    """Synchronous client. ``on_close`` runs after the HTTP pool closes (the sandbox plugin stops its server)."""
+
+    def __init__(
+        self,
+        protocol: PingPongProtocol,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        on_close: Callable[[], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._on_close = on_close
+        self._http = httpx.Client(
+            timeout=_timeout(connect_timeout, read_timeout), headers=_HEADERS, verify=True, transport=transport
+        )
+
+    def _send(self, call: PreparedCall) -> GatewayAnswer:
+        ex = self.protocol.exchange(call)
+        while (delay := ex.next_delay()) is not None:
+            if delay:
+                time.sleep(delay)
+            try:
+                response = self._http.post(call.url, content=call.body)
+            except httpx.TransportError as exc:
+                ex.transport_failed(exc)
+                continue
+            answer = ex.answered(response.status_code, response.content)
+            if answer is not None:
+                return answer
+        raise ex.failure()
+
+    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
+        return self._send(self._pay_call(biz))
+
+    def query(
+        self,
+        *,
+        merchant_transaction_id: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
+    ) -> GatewayAnswer:
+        return self._send(
+            self._query_call(
+                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
+            )
+        )
+
+    def refund(
+        self,
+        *,
+        merchant_transaction_id: str,
+        merchant_refund_id: str,
+        amount: Money,
+        notification_url: str | None = None,
+        remark: str | None = None,
+    ) -> GatewayAnswer:
+        return self._send(
+            self._refund_call(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_refund_id=merchant_refund_id,
+                amount=amount,
+                notification_url=notification_url,
+                remark=remark,
+            )
+        )
+
+    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer:
+        return self._send(
+            self._refund_query_call(
+                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
+            )
+        )
+
+    def void(
+        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    ) -> GatewayAnswer:
+        return self._send(
+            self._void_call(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_void_id=merchant_void_id,
+                amount=amount,
+                notification_url=notification_url,
+            )
+        )
+
+    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer:
+        return self._send(
+            self._void_query_call(merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id)
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+    def __enter__(self) -> PingPongClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncPingPongClient(_Operations):
+    """asyncio client: the same calls as :class:`PingPongClient`, awaited."""
+
+    def __init__(
+        self,
+        protocol: PingPongProtocol,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        on_close: Callable[[], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self._on_close = on_close
+        self._http = httpx.AsyncClient(
+            timeout=_timeout(connect_timeout, read_timeout), headers=_HEADERS, verify=True, transport=transport
+        )
+
+    async def _send(self, call: PreparedCall) -> GatewayAnswer:
+        ex = self.protocol.exchange(call)
+        while (delay := ex.next_delay()) is not None:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                response = await self._http.post(call.url, content=call.body)
+            except httpx.TransportError as exc:
+                ex.transport_failed(exc)
+                continue
+            answer = ex.answered(response.status_code, response.content)
+            if answer is not None:
+                return answer
+        raise ex.failure()
+
+    async def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
+        return await self._send(self._pay_call(biz))
+
+    async def query(
+        self,
+        *,
+        merchant_transaction_id: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
+    ) -> GatewayAnswer:
+        return await self._send(
+            self._query_call(
+                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
+            )
+        )
+
+    async def refund(
+        self,
+        *,
+        merchant_transaction_id: str,
+        merchant_refund_id: str,
+        amount: Money,
+        notification_url: str | None = None,
+        remark: str | None = None,
+    ) -> GatewayAnswer:
+        return await self._send(
+            self._refund_call(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_refund_id=merchant_refund_id,
+                amount=amount,
+                notification_url=notification_url,
+                remark=remark,
+            )
+        )
+
+    async def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer:
+        return await self._send(
+            self._refund_query_call(
+                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
+            )
+        )
+
+    async def void(
+        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    ) -> GatewayAnswer:
+        return await self._send(
+            self._void_call(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_void_id=merchant_void_id,
+                amount=amount,
+                notification_url=notification_url,
+            )
+        )
+
+    async def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer:
+        return await self._send(
+            self._void_query_call(merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id)
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+    async def __aenter__(self) -> AsyncPingPongClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
