@@ -50,8 +50,9 @@ __all__ = [
 
 #: what an attempt may be
 ATTEMPT_KINDS = frozenset({"pay", "query", "close", "void", "refund", "refund_query"})
-#: how an attempt may end; an attempt that was begun and never ended reads ``pending``
-ATTEMPT_OUTCOMES = frozenset({"answered", "unknown", "error"})
+#: how an attempt may end; an attempt that was begun and never ended reads ``pending``, and one whose
+#: outcome was never read but no longer matters (the order's status was settled by a query) ``settled``
+ATTEMPT_OUTCOMES = frozenset({"answered", "unknown", "error", "settled"})
 #: statuses of a refund; ``PENDING`` from :meth:`Journal.begin_refund` until it is ended
 REFUND_STATUSES = frozenset({"PENDING", "PROCESSING", "SUCCESS", "FAILED", "UNKNOWN"})
 #: refund statuses that are settled one way or the other
@@ -553,6 +554,18 @@ class Journal:
                 "UPDATE attempts SET outcome = ?, code = ?, status = ?, detail = ?, ended_at = ? WHERE id = ?",
                 (outcome, code, status_text, detail, time.time(), row[0]),
             )
+
+    def settle_attempts(self, order_id: str, note: str) -> int:
+        """End every attempt still ``pending`` or ``unknown`` as ``settled``: the order's status was
+        learnt from the gateway since, so their own answers no longer matter. Returns how many."""
+        with self._write() as db:
+            self._require_order(db, order_id)
+            cur = db.execute(
+                "UPDATE attempts SET outcome = 'settled', detail = trim(detail || ' | ' || ?, ' |'), "
+                "ended_at = coalesce(ended_at, ?) WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
+                (note, time.time(), order_id),
+            )
+            return cur.rowcount
 
     def set_state(
         self,

@@ -462,3 +462,24 @@ def test_the_intent_survives_sigkill(tmp_path: Path) -> None:
         record = j.order("o-1")
         assert record is not None and record.unknown_attempts == 1 and record.unresolved
         assert j.attempts("o-1")[0].outcome == "pending"
+
+
+def test_settling_attempts_closes_only_open_ones(journal: Journal) -> None:
+    new_order(journal)
+    journal.begin_attempt("o-1", "r1", "pay")
+    journal.end_attempt("o-1", "r1", outcome="unknown", detail="read timeout")
+    journal.begin_attempt("o-1", "r2", "pay")  # pending: the process died here
+    journal.begin_attempt("o-1", "q1", "query")
+    journal.end_attempt("o-1", "q1", outcome="answered", code="001000", status="FAILED")
+    journal.set_state("o-1", "FAILED")
+    record = journal.order("o-1")
+    assert record is not None and record.unknown_attempts == 2 and record.unresolved
+    assert journal.settle_attempts("o-1", "the gateway answers FAILED") == 2
+    outcomes = [(a.request_id, a.outcome, a.detail) for a in journal.attempts("o-1")]
+    assert outcomes == [
+        ("r1", "settled", "read timeout | the gateway answers FAILED"),
+        ("r2", "settled", "the gateway answers FAILED"),
+        ("q1", "answered", ""),
+    ]
+    record = journal.order("o-1")
+    assert record is not None and record.unknown_attempts == 0 and not record.unresolved

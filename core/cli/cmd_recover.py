@@ -1,0 +1,64 @@
+"""``paycode recover``: settle the journal's unresolved orders with the gateway (exit 3 if some remain)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "reconcile unresolved orders of the journal with the gateway; exit 3 while some remain unresolved"
+
+#: exit status when some orders are still unresolved after recovery
+EXIT_UNRESOLVED = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per recovered order (per line)")
+    parser.add_argument(
+        "--late-success",
+        choices=("refund", "report"),
+        help="what to do with a success the lane had given up on (default: setting late_success, refund)",
+    )
+    parser.add_argument("--lane", metavar="NAME", help="only this lane's orders (default: every lane)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..journal import Journal
+    from ..recovery import recover
+    from ..settings import Settings
+
+    settings = Settings.load(config=args.config)
+    path = Path(settings.journal).expanduser()
+    if not path.exists():
+        if not args.json:
+            print(f"nothing to recover: the journal {path} does not exist yet")
+        return 0
+    with Journal(path) as journal:
+        pending = [r for r in journal.unresolved() if args.lane is None or r.lane == args.lane]
+        if not pending:
+            if not args.json:
+                print("nothing to recover: every order in the journal is resolved")
+            return 0
+        if settings.gateway == "sandbox":
+            raise ConfigError(
+                "paycode recover needs the gateway the orders were sent to; the embedded sandbox "
+                "(gateway = sandbox) forgets its orders when its process ends: set PAYCODE_GATEWAY to a site "
+                "or to the URL `paycode sandbox` prints"
+            )
+        from ..host import PluginHost
+
+        host = PluginHost(settings)
+        client = host.gateway()
+        try:
+            results = recover(journal, client, host, late_success=args.late_success, lane=args.lane)
+        finally:
+            client.close()
+    for result in results:
+        print(json.dumps(result.as_json(), ensure_ascii=False) if args.json else result.line())
+    unresolved = sum(not r.resolved for r in results)
+    if not args.json:
+        print(f"{len(results)} order(s) recovered: {len(results) - unresolved} resolved, {unresolved} unresolved")
+    sys.stdout.flush()
+    return EXIT_UNRESOLVED if unresolved else 0
