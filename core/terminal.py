@@ -1,0 +1,354 @@
+"""The object host applications embed: :class:`Terminal` (blocking) and :class:`AsyncTerminal` (asyncio).
+
+Both check their input the same way and run the same flows (:mod:`paycode.payflow`);
+they differ only in how they wait. Everything that can be refused is refused before
+anything is written or sent: the order id, the amount and currency, the wallet of the
+code, the gateway settings and credentials.
+
+::
+
+    from paycode import Settings, Terminal
+
+    with Terminal(Settings.load()) as t:
+        payment = t.pay(amount="12.50", currency="CNY", code="130000000000000001")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import bizcontent
+from .errors import ConfigError, MoneyError, ScanTimeout, UsageError
+from .journal import Journal
+from .masking import mask_code
+from .models import Money, Payment, PaymentRequest, PollingPolicy, WalletType
+from .payflow import FlowContext, RefundResult, drive, drive_async, outcome, pay_flow, query_flow, refund_flow
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .gateway import AsyncGatewayClient, GatewayClient
+    from .host import PluginHost
+
+__all__ = ["REFUND_POLLING", "AsyncTerminal", "Sale", "Terminal", "outcome"]
+
+#: how a refund that answers PROCESSING is followed, unless poll_interval / deadline settings say otherwise
+REFUND_POLLING = PollingPolicy(interval=2.0, deadline=30.0)
+#: how long pay() waits for a scan when no code is given
+DEFAULT_SCAN_TIMEOUT = 60.0
+
+Amount = Money | Decimal | str | int
+
+
+@attrs.frozen
+class Sale:
+    """A checked sale, before its code is known: order id, money, and the settings that shape the flow."""
+
+    order_id: str
+    money: Money
+
+
+def _seconds(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name} {value!r} must be a positive number of seconds")
+    return float(value)
+
+
+class _TerminalBase:
+    """Settings, plugins, journal and the checks both terminals share."""
+
+    def __init__(self, settings: Settings | None, host: PluginHost | None, journal: Journal | None) -> None:
+        if settings is None:
+            settings = host.settings if host is not None else Settings.load()
+        if settings.notification_url:
+            bizcontent.check_notification_url(settings.notification_url)
+        self.settings = settings
+        if host is None:
+            from .host import PluginHost
+
+            host = PluginHost(settings)
+        self.host = host
+        self._own_journal = journal is None
+        self.journal = journal if journal is not None else Journal(settings.journal)
+        self.recovered: list[Any] = []
+        self.context = FlowContext(
+            journal=self.journal,
+            emit=host.emit,
+            lane=settings.lane,
+            notification_url=settings.notification_url,
+        )
+
+    # -- checks before anything is sent ------------------------------------------------
+
+    def sale(self, amount: Amount, currency: str | None = None, order_id: str | None = None) -> Sale:
+        """Check the order id and the money, and that some installed wallet takes the currency."""
+        order = bizcontent.check_id(order_id, "order id") if order_id is not None else bizcontent.new_order_id()
+        if isinstance(amount, Money):
+            money = amount
+        elif currency is None:
+            raise MoneyError(f"amount {amount!r} has no currency; give one such as CNY or HKD")
+        elif isinstance(amount, str):
+            money = Money.parse(amount, currency)
+        else:
+            money = Money(amount, currency.strip().upper())
+        takers = [w for w in self.host.wallets.values() if money.currency in w.currencies]
+        if not takers:
+            installed = "; ".join(f"{w.name} ({', '.join(sorted(w.currencies))})" for w in self.host.wallets.values())
+            installed = installed or "none (install a wallet plugin)"
+            raise MoneyError(f"no installed wallet accepts {money.currency}; installed: {installed}")
+        return Sale(order, money)
+
+    def wallet_for(self, sale: Sale, code: str) -> WalletType:
+        """The one wallet of ``code`` for this sale's currency; raises CodeFormatError/NoWalletError/…"""
+        wallet = self.host.wallet_for(code, sale.money.currency)
+        if sale.money.currency not in wallet.currencies:
+            accepted = ", ".join(sorted(wallet.currencies))
+            raise MoneyError(f"{wallet.label} does not accept {sale.money.currency}; it accepts {accepted}")
+        self.host.emit("classified", sale.order_id, wallet=wallet.name, label=wallet.label, code=mask_code(code))
+        return wallet
+
+    def polling(self, wallet: WalletType, poll_interval: float | None, deadline: float | None) -> PollingPolicy:
+        """Argument, else setting, else the wallet's own rule; a defaulted interval never exceeds the deadline."""
+        interval = _seconds("poll interval", poll_interval) or self.settings.poll_interval
+        limit = _seconds("deadline", deadline) or self.settings.deadline or wallet.polling.deadline
+        if interval is None:
+            interval = min(wallet.polling.interval, limit)
+        return PollingPolicy(interval=interval, deadline=limit)
+
+    def refund_polling(self, poll_interval: float | None, deadline: float | None) -> PollingPolicy:
+        interval = _seconds("poll interval", poll_interval) or self.settings.poll_interval
+        limit = _seconds("deadline", deadline) or self.settings.deadline or REFUND_POLLING.deadline
+        return PollingPolicy(interval=interval or min(REFUND_POLLING.interval, limit), deadline=limit)
+
+    def request(self, sale: Sale, wallet: WalletType, code: str) -> PaymentRequest:
+        return PaymentRequest(
+            money=sale.money,
+            wallet=wallet,
+            code=code,
+            merchant_transaction_id=sale.order_id,
+            request_id=bizcontent.new_request_id("rq"),
+            notification_url=self.settings.notification_url,
+            order_terminal=self.settings.order_terminal,
+        )
+
+    def given_code(self, sale: Sale, code: str) -> str:
+        code = code.strip()
+        self.host.emit("scan", sale.order_id, text=mask_code(code), length=len(code), source="given")
+        return code
+
+    def _recover(self, client: GatewayClient) -> list[Any]:
+        try:
+            from .recovery import recover
+        except ModuleNotFoundError as exc:
+            if exc.name != "paycode.recovery":
+                raise
+            return []
+        return list(recover(self.journal, client, self.host, late_success=self.settings.late_success))
+
+    def _close_journal(self) -> None:
+        if self._own_journal:
+            self.journal.close()
+
+
+class Terminal(_TerminalBase):
+    """A point-of-sale lane: takes codes, charges them, follows them to a final state (blocking calls).
+
+    ``host`` defaults to a new :class:`~paycode.host.PluginHost` for ``settings``;
+    ``journal`` to the file ``settings.journal``; ``gateway`` to ``host.gateway()``.
+    Unresolved journal entries are reconciled on start (``recover=False`` skips that).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        host: PluginHost | None = None,
+        *,
+        journal: Journal | None = None,
+        gateway: GatewayClient | None = None,
+        recover: bool = True,
+    ) -> None:
+        super().__init__(settings, host, journal)
+        self._own_gateway = gateway is None
+        try:
+            self.gateway = gateway if gateway is not None else self.host.gateway()
+        except BaseException:
+            self._close_journal()
+            raise
+        if recover:
+            try:
+                self.recovered = self._recover(self.gateway)
+            except BaseException:
+                self.close()
+                raise
+
+    def pay(
+        self,
+        amount: Amount,
+        currency: str | None = None,
+        code: str | None = None,
+        order_id: str | None = None,
+        *,
+        scanner: str | None = None,
+        scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
+        poll_interval: float | None = None,
+        deadline: float | None = None,
+    ) -> Payment:
+        """Charge one code (read from ``scanner``, or the configured one, when ``code`` is None).
+
+        Returns the :class:`~paycode.models.Payment`; :func:`outcome` tells paid, not paid
+        or unresolved. Bad input raises a UsageError before anything is sent.
+        """
+        sale = self.sale(amount, currency, order_id)
+        text = self.given_code(sale, code) if code is not None else self._scan(scanner, scan_timeout)
+        wallet = self.wallet_for(sale, text)
+        policy = self.polling(wallet, poll_interval, deadline)
+        return drive(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+
+    def _scan(self, url: str | None, timeout: float) -> str:
+        with self.host.open_scanner(url) as supervisor:
+            scan = supervisor.read(timeout=timeout)
+        if scan is None:
+            raise ScanTimeout(f"no code was scanned within {timeout:g} s")
+        return str(scan.text)
+
+    def query(self, order_id: str) -> Payment:
+        """The order's state at the gateway (the journal follows a verified answer)."""
+        return drive(query_flow(self.context, order_id), self.gateway)
+
+    def refund(
+        self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
+    ) -> RefundResult:
+        """Refund part or all of a paid order; never more than was paid minus what is refunded or pending."""
+        value = amount.amount if isinstance(amount, Money) else amount
+        policy = self.refund_polling(poll_interval, deadline)
+        return drive(refund_flow(self.context, order_id, value, policy), self.gateway)
+
+    def close(self) -> None:
+        """Close the gateway client and the journal this terminal opened (safe to call twice)."""
+        try:
+            if self._own_gateway:
+                self._own_gateway = False
+                self.gateway.close()
+        finally:
+            self._close_journal()
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncTerminal(_TerminalBase):
+    """The asyncio terminal: the same flows as :class:`Terminal`, awaited.
+
+    Use ``async with AsyncTerminal(...) as t`` (or ``await t.start()`` / ``await t.close()``).
+    Recovery on start runs in a worker thread with a synchronous client from ``host.gateway()``.
+    Journal writes are short local SQLite commits made on the event loop's thread.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        host: PluginHost | None = None,
+        *,
+        journal: Journal | None = None,
+        gateway: AsyncGatewayClient | None = None,
+        recover: bool = True,
+    ) -> None:
+        super().__init__(settings, host, journal)
+        self._gateway = gateway
+        self._own_gateway = gateway is None
+        self._recover_on_start = recover
+        self._started = False
+
+    @property
+    def gateway(self) -> AsyncGatewayClient:
+        if self._gateway is None:
+            raise UsageError("AsyncTerminal is not started; use 'async with AsyncTerminal(...)' or await start()")
+        return self._gateway
+
+    async def start(self) -> AsyncTerminal:
+        """Build the gateway client and reconcile the journal (once)."""
+        if self._started:
+            return self
+        self._started = True
+        try:
+            if self._gateway is None:
+                self._gateway = self.host.async_gateway()
+            if self._recover_on_start:
+                self.recovered = await asyncio.to_thread(self._recover_with_sync_client)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    def _recover_with_sync_client(self) -> list[Any]:
+        client = self.host.gateway()
+        try:
+            return self._recover(client)
+        finally:
+            client.close()
+
+    async def pay(
+        self,
+        amount: Amount,
+        currency: str | None = None,
+        code: str | None = None,
+        order_id: str | None = None,
+        *,
+        scanner: str | None = None,
+        scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
+        poll_interval: float | None = None,
+        deadline: float | None = None,
+    ) -> Payment:
+        """As :meth:`Terminal.pay`, awaited; the scan is read in a worker thread."""
+        await self.start()
+        sale = self.sale(amount, currency, order_id)
+        text = self.given_code(sale, code) if code is not None else await self._scan(scanner, scan_timeout)
+        wallet = self.wallet_for(sale, text)
+        policy = self.polling(wallet, poll_interval, deadline)
+        return await drive_async(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+
+    async def _scan(self, url: str | None, timeout: float) -> str:
+        supervisor = self.host.open_scanner(url)
+        try:
+            scan = await supervisor.aread(timeout=timeout)
+        finally:
+            supervisor.close()
+        if scan is None:
+            raise ScanTimeout(f"no code was scanned within {timeout:g} s")
+        return str(scan.text)
+
+    async def query(self, order_id: str) -> Payment:
+        await self.start()
+        return await drive_async(query_flow(self.context, order_id), self.gateway)
+
+    async def refund(
+        self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
+    ) -> RefundResult:
+        await self.start()
+        value = amount.amount if isinstance(amount, Money) else amount
+        policy = self.refund_polling(poll_interval, deadline)
+        return await drive_async(refund_flow(self.context, order_id, value, policy), self.gateway)
+
+    async def close(self) -> None:
+        """Close the gateway client and the journal this terminal opened (safe to call twice)."""
+        try:
+            if self._own_gateway and self._gateway is not None:
+                self._own_gateway = False
+                await self._gateway.close()
+        finally:
+            self._close_journal()
+
+    async def __aenter__(self) -> AsyncTerminal:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
