@@ -18,7 +18,7 @@ import attrs
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "read_secret_file"]
+__all__ = ["Settings", "read_secret_env", "read_secret_file"]
 
 #: PingPong sites by name. ``sandbox`` (the gateway setting's default) is not a site: it is
 #: paycode's embedded local sandbox gateway; PingPong's own sandbox host is ``pingpong-sandbox``.
@@ -85,6 +85,17 @@ def read_secret_file(path: str | os.PathLike[str]) -> str:
     if not secret or "\n" in secret:
         raise ConfigError(f"secret file {str(p)!r} must hold the secret on a single non-empty line")
     return secret
+
+
+def read_secret_env(variable: str, env: Mapping[str, str] | None = None) -> str:
+    """Read a secret from an environment variable; ConfigError when it is unset or empty (never shows the value)."""
+    env = os.environ if env is None else env
+    secret = env.get(variable, "")
+    if not secret:
+        raise ConfigError(f"environment variable {variable} is not set or empty; it must hold the merchant secret")
+    if "\n" in secret.strip("\r\n"):
+        raise ConfigError(f"environment variable {variable} holds several lines; the secret is one line")
+    return secret.strip("\r\n")
 
 
 @attrs.define

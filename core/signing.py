@@ -17,10 +17,18 @@ from typing import Any
 from .errors import MessageError, SignatureError
 from .plugin_types import SignerType
 
-__all__ = ["check_signature", "sign_message", "signed", "signing_content", "verify_message"]
+__all__ = ["check_signature", "parse_message", "sign_message", "signed", "signing_content", "verify_message"]
 
 
-_JSON_KINDS: dict[type, str] = {dict: "object", list: "array"}
+_JSON_KINDS: dict[type, str] = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    Decimal: "number",
+    type(None): "null",
+}
 
 
 def _value_text(key: str, value: Any) -> str:
@@ -35,6 +43,30 @@ def _value_text(key: str, value: Any) -> str:
         f"field {key!r} is a JSON {kind}; every top-level value must be text "
         "(bizContent is sent and signed as a string holding JSON text)"
     )
+
+
+def parse_message(data: bytes, source: str = "the message") -> dict[str, Any]:
+    """Parse a message to sign or verify: UTF-8 JSON text holding one object.
+
+    Numbers are read as :class:`~decimal.Decimal` so that their text is signed as written.
+    Raises :class:`~paycode.errors.MessageError` naming ``source`` and what is accepted.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MessageError(f"{source} is not UTF-8 text; give one JSON object") from None
+    if not text.strip():
+        raise MessageError(f'{source} is empty; give one JSON object such as {{"accId": "…", "bizContent": "…"}}')
+    try:
+        value = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise MessageError(
+            f"{source} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); give one JSON object"
+        ) from None
+    if not isinstance(value, dict):
+        kind = _JSON_KINDS.get(type(value), type(value).__name__)
+        raise MessageError(f"{source} is a JSON {kind}, not an object; give one JSON object with the message fields")
+    return value
 
 
 def signing_content(message: Mapping[str, Any]) -> str:

@@ -1,0 +1,89 @@
+"""``paycode scan --scanner URL [--count N] [--timeout S] [--json]``: read scans and print them, codes masked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from ..hookspecs import hookimpl
+
+HELP = "read scans from a scanner and print them (codes masked); exit 1 when none comes in time"
+
+_REPORTED = ("scanner.gone", "scanner.error", "scanner.reopened")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scanner", metavar="URL", help="scanner URL (default: setting scanner / PAYCODE_SCANNER)")
+    parser.add_argument("--count", type=_positive_int, metavar="N", help="stop after N scans (default: no limit)")
+    parser.add_argument(
+        "--timeout", type=_positive_seconds, metavar="S", help="give up when no scan comes for S seconds (exit 1)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per scan")
+    parser.add_argument("--list", action="store_true", help="list scanner devices instead (as `paycode devices`)")
+
+
+class _ScannerTrouble:
+    """Prints the supervisor's trouble events on stderr, so a vanished scanner is visible."""
+
+    @hookimpl
+    def paycode_payment_event(self, event: Any) -> None:
+        if event.kind in _REPORTED:
+            data = event.data
+            extra = f" (retrying in {data['retry_in']} s)" if "retry_in" in data else ""
+            reason = f": {data['error']}" if "error" in data else ""
+            print(f"paycode: {event.kind} {data.get('scanner', '')}{reason}{extra}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..host import PluginHost
+    from ..settings import Settings
+
+    if args.list:
+        from . import cmd_devices
+
+        return cmd_devices.run(args)
+    host = PluginHost(Settings.load(args.config), plugins=[_ScannerTrouble()])
+    with host.open_scanner(args.scanner) as supervisor:
+        read = 0
+        for scan in supervisor.scans(count=args.count, timeout=args.timeout):
+            read += 1
+            wall = time.time() - (time.monotonic() - scan.time)
+            if args.json:
+                line = {
+                    "text": scan.masked(),
+                    "length": len(scan.text),
+                    "symbology": scan.symbology,
+                    "aim": scan.aim,
+                    "source": scan.source,
+                    "time": round(wall, 3),
+                }
+                print(json.dumps(line), flush=True)
+            else:
+                details = " ".join(v for v in (scan.symbology, scan.aim) if v)
+                print(f"{scan.masked()}  {len(scan.text)} chars  {details}".rstrip(), flush=True)
+        if args.count is not None and read < args.count:
+            print(f"paycode: the scanner's input ended after {read} of {args.count} scans", file=sys.stderr)
+    return 0

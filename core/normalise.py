@@ -1,0 +1,119 @@
+"""Turn what a scanner sent into the bare code: strip framing, identifiers and whitespace.
+
+Order of the steps, each optional: the configured suffix, control characters anywhere
+(STX, ETX, EOT, GS 0x1D, CR, LF, …), surrounding whitespace, the configured prefix, a
+leading AIM symbology identifier (``]C0``, ``]Q1``, ``]E0``: ``]`` + letter + modifier),
+and, only when asked for (``code_id=1``), a one-letter vendor code id such as
+Honeywell's ``j`` (Code 128) or ``s`` (QR). The identifier is kept as ``Scan.aim`` and
+mapped to a symbology name in ``Scan.symbology`` unless the scanner already set one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from .models import Scan
+from .scanning import ScannerURL
+
+__all__ = ["AIM_SYMBOLOGIES", "CODE_ID_SYMBOLOGIES", "SUFFIXES", "Normaliser", "normalise", "split_aim"]
+
+#: AIM symbology identifier letter (ISO/IEC 15424) -> symbology name.
+AIM_SYMBOLOGIES: dict[str, str] = {
+    "A": "code39",
+    "C": "code128",
+    "d": "datamatrix",
+    "E": "ean-upc",
+    "e": "gs1-databar",
+    "F": "codabar",
+    "G": "code93",
+    "I": "itf",
+    "L": "pdf417",
+    "Q": "qr",
+    "U": "maxicode",
+    "X": "other",
+    "z": "aztec",
+}
+
+#: Honeywell code id -> symbology name (stripped only with ``code_id=1``).
+CODE_ID_SYMBOLOGIES: dict[str, str] = {
+    "a": "codabar",
+    "b": "code39",
+    "c": "upc-a",
+    "d": "ean-13",
+    "e": "itf",
+    "i": "code93",
+    "j": "code128",
+    "r": "pdf417",
+    "s": "qr",
+    "w": "datamatrix",
+    "z": "aztec",
+}
+
+#: Named suffixes of the ``suffix`` URL parameter; any other value is literal text.
+SUFFIXES: dict[str, str] = {
+    "cr": "\r",
+    "lf": "\n",
+    "crlf": "\r\n",
+    "tab": "\t",
+    "etx": "\x03",
+    "eot": "\x04",
+    "none": "",
+}
+
+_AIM = re.compile(r"\][A-Za-z][0-9A-Z]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 controls (GS, ETX, EOT, CR, LF, TAB…), DEL, C1
+
+
+def split_aim(text: str) -> tuple[str | None, str]:
+    """Split a leading AIM identifier off ``text``: ``("]C0", rest)`` or ``(None, text)``."""
+    if _AIM.match(text):
+        return text[:3], text[3:]
+    return None, text
+
+
+@attrs.frozen
+class Normaliser:
+    """The normalisation settings of one scanner (from its URL's ``prefix``/``suffix``/``code_id``)."""
+
+    prefix: str = ""
+    suffix: str = ""
+    code_id: bool = False
+
+    @classmethod
+    def from_url(cls, url: ScannerURL) -> Normaliser:
+        suffix = url.get_str("suffix") or ""
+        return cls(
+            prefix=url.get_str("prefix") or "",
+            suffix=SUFFIXES.get(suffix.lower(), suffix),
+            code_id=url.get_bool("code_id", False),
+        )
+
+    def text(self, text: str) -> tuple[str, str | None, str | None]:
+        """Normalise a label: ``(code, aim, symbology)``; aim/symbology None when none was found."""
+        if self.suffix and text.endswith(self.suffix):
+            text = text[: -len(self.suffix)]
+        text = _CONTROL.sub("", text).strip()
+        if self.prefix and text.startswith(self.prefix):
+            text = text[len(self.prefix) :].lstrip()
+        aim, text = split_aim(text)
+        symbology = AIM_SYMBOLOGIES.get(aim[1]) if aim else None
+        if self.code_id and text[:1] in CODE_ID_SYMBOLOGIES:
+            symbology = symbology or CODE_ID_SYMBOLOGIES[text[0]]
+            text = text[1:]
+        return text.strip(), aim, symbology
+
+    def __call__(self, scan: Scan) -> Scan:
+        code, aim, symbology = self.text(scan.text)
+        return attrs.evolve(
+            scan,
+            text=code,
+            aim=scan.aim or aim,
+            symbology=scan.symbology or symbology,
+        )
+
+
+def normalise(scan: Scan, normaliser: Normaliser | None = None) -> Scan:
+    """Normalise one scan with ``normaliser`` (default: no prefix/suffix, AIM ids stripped)."""
+    return (normaliser or Normaliser())(scan)
