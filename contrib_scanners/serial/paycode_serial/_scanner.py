@@ -150,7 +150,11 @@ class SerialScanner:
                     break
                 chunk += port.read(min(waiting, _CHUNK - len(chunk)))
             return bytes(chunk)
-        except (serial.SerialException, OSError) as exc:
+        except Exception as exc:
+            if self._port is not port:  # close() from another thread while this one waited
+                raise ScannerGone(f"{self.url.raw}: the port was closed", scanner=self.url.raw) from None
+            if not isinstance(exc, serial.SerialException | OSError):
+                raise
             self.close()
             raise ScannerGone(
                 f"{self.url.raw}: port {self.port_name} went away ({_detail(exc)})", scanner=self.url.raw
