@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,7 +217,7 @@ def chunked(draw: st.DrawFn, stream: bytes) -> list[bytes]:
     """``stream`` cut at random places."""
     cuts = sorted(draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=len(stream))))
     bounds = [0, *cuts, len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+    return [stream[a:b] for a, b in pairwise(bounds) if a < b]
 
 
 @settings(max_examples=300)
