@@ -266,7 +266,7 @@ def test_paycode_pay_succeeds_in_the_sandbox_with_each_wallets_test_code(
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Wheels of the core, the three wallets and the core's dependencies, built once per session.
+    """Wheels of the core, the three wallets and their dependencies (test extras included), built once per session.
 
     Sources are copied first, so the build's ``build/`` and ``*.egg-info`` never land in the
     checkout. ``--no-build-isolation`` reuses this environment's setuptools (no build download);
@@ -283,7 +283,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     wallets = []
     for folder in ("wechat", "alipaycn", "alipayhk"):
         shutil.copytree(ROOT / "contrib_wallets" / folder, src / folder, ignore=skip)
-        wallets.append(str(src / folder))
+        wallets.append(f"{src / folder}[test]")
     house = tmp_path_factory.mktemp("wheelhouse")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
@@ -296,19 +296,21 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("distribution", "wallet"), [("paycode-wechat", WECHAT), ("paycode-alipayhk", ALIPAYHK)])
+@pytest.mark.parametrize(("folder", "wallet"), [("wechat", WECHAT), ("alipaycn", ALIPAYCN), ("alipayhk", ALIPAYHK)])
 def test_a_single_wallet_installs_and_works_alone(
-    wheelhouse: Path, tmp_path: Path, distribution: str, wallet: WalletType
+    wheelhouse: Path, tmp_path: Path, folder: str, wallet: WalletType
 ) -> None:
     """A fresh venv (no system site-packages, no pip of its own: this environment's pip installs into it
-    with ``--python``), the core and ONE wallet from the session wheelhouse; ``paycode plugins --json``
-    lists that wallet only, and ``paycode classify`` gives it its example code."""
+    with ``--python``) gets the core and ONE wallet, with its test extra, from the session wheelhouse.
+    There, the wallet's own tests pass, ``paycode plugins --json`` lists that wallet only, and
+    ``paycode classify`` gives it its example code."""
+    distribution = f"paycode-{folder}"
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "--python", str(python), "install",
-         "--no-index", "--find-links", str(wheelhouse), distribution],
+         "--no-compile", "--no-index", "--find-links", str(wheelhouse), f"{distribution}[test]"],
         check=True,
         capture_output=True,
         timeout=300,
@@ -320,9 +322,22 @@ def test_a_single_wallet_installs_and_works_alone(
             [str(python), "-m", "paycode", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
         )
 
+    tests = shutil.copytree(ROOT / "contrib_wallets" / folder / "tests", tmp_path / "tests")
+    own_tests = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", str(tests)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
+
     listing = paycode("plugins", "--json")
     assert listing.returncode == 0, listing.stderr
-    plugins = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
+    assert [line for line in lines if "problem" in line] == []
+    plugins = [line for line in lines if "problem" not in line]
     registered = sorted(name for p in plugins for name in p["registers"]["wallets"])
     assert registered == [wallet.name]
     assert distribution in {p["distribution"] for p in plugins}
