@@ -19,8 +19,7 @@ from .faults import FAULTS, Faults, FaultSwitch, parse_fault
 from .ledger import Credentials, OrderView, RefundView
 from .notifier import NOTIFY_SCHEDULE, DeliveryView
 from .scenarios import SCENARIOS, Scenario, scenario_codes, scenario_for
-from .server import SandboxServer, is_loopback
-from .signers import default_signers
+from .server import SandboxServer, default_signers, is_loopback
 
 __all__ = [
     "FAULTS",

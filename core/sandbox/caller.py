@@ -16,12 +16,13 @@ from typing import Any
 import attrs
 import httpx
 
+from ..bizcontent import serialise
 from ..plugin_types import SignerType
+from ..plugins.signers import SHA256
 from ..signing import signed, verify_message
 from .ledger import Credentials
-from .signers import default_signers
 
-__all__ = ["V4Answer", "V4Caller", "biz_text"]
+__all__ = ["V4Answer", "V4Caller"]
 
 
 @attrs.frozen
@@ -34,17 +35,6 @@ class V4Answer:
     biz: Mapping[str, Any]
     envelope: Mapping[str, Any]
     verified: bool
-
-
-def biz_text(value: Any) -> str:
-    """Compact JSON text for ``bizContent``; a Decimal is written as the exact JSON number it holds."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{biz_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(biz_text(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 class V4Caller:
@@ -60,7 +50,7 @@ class V4Caller:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        self.signer = signer or default_signers()["SHA256"]
+        self.signer = signer or SHA256
         self.http = httpx.Client(timeout=timeout)
 
     def envelope(self, biz: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -69,7 +59,7 @@ class V4Caller:
             "accId": self.credentials.acc_id,
             "clientId": self.credentials.client_id,
             "version": "1.0",
-            "bizContent": biz if isinstance(biz, str) else biz_text(biz),
+            "bizContent": biz if isinstance(biz, str) else serialise(biz),
         }
         return signed(message, self.credentials.salt, self.signer)
 

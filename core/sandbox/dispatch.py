@@ -131,7 +131,7 @@ class Dispatcher:
             if not isinstance(value, str) or not value:
                 return f"{key} is missing or not text; the envelope needs {', '.join(_ENVELOPE)} as text"
         if message["version"] != "1.0":
-            return f"version {message['version']!r} is not supported; send \"1.0\""
+            return f'version {message["version"]!r} is not supported; send "1.0"'
         if message["signType"] not in self.signers:
             return f"signType {message['signType']!r} is not supported; accepted: {', '.join(sorted(self.signers))}"
         try:

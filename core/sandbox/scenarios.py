@@ -62,4 +62,3 @@ def scenario_codes(wallets: Iterable[WalletType]) -> list[dict[str, str]]:
             code = wallet.patterns[0].make(scenario.ending)
             rows.append({"scenario": scenario.name, "wallet": wallet.name, "code": code})
     return rows
-

@@ -21,14 +21,14 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError, UsageError
 from ..models import WalletType
 from ..plugin_types import SignerType
+from ..plugins.signers import MD5, SHA256
 from .dispatch import V4_PATHS, Dispatcher
 from .faults import DEFAULT_SECONDS, Faults, FaultSwitch
 from .ledger import Credentials, Ledger, OrderView
 from .notifier import NOTIFY_SCHEDULE, DeliveryView, Notifier
 from .scenarios import scenario_codes
-from .signers import default_signers
 
-__all__ = ["SandboxServer", "is_loopback"]
+__all__ = ["SandboxServer", "default_signers", "is_loopback"]
 
 log = logging.getLogger("paycode.sandbox")
 
@@ -36,6 +36,11 @@ log = logging.getLogger("paycode.sandbox")
 MAX_BODY = 64 * 1024
 #: seconds between the housekeeping passes (the gateway's own close of stale orders, timed faults)
 HOUSEKEEPING_INTERVAL = 0.1
+
+
+def default_signers() -> dict[str, SignerType]:
+    """The built-in ``SHA256`` and ``MD5`` signers, for a sandbox built without a plugin host."""
+    return {signer.sign_type: signer for signer in (SHA256, MD5)}
 
 
 def is_loopback(host: str) -> bool:
@@ -163,8 +168,8 @@ class SandboxServer:
     """A PingPong V4 gateway on loopback, with fault switches and inspection for tests.
 
     ``wallets`` are the wallet types it accepts (their names are ``paymentMethod.type``
-    values, their currencies are checked); ``signers`` the signTypes it accepts (SHA256
-    and MD5 built with hashlib when not given). ``notify_schedule`` is the list of retry
+    values, their currencies are checked); ``signers`` the signTypes it accepts (the
+    built-in SHA256 and MD5 when not given). ``notify_schedule`` is the list of retry
     delays after a failed notification (PingPong's when None). Credentials are generated
     unless given. docs/sandbox.md describes the behaviour.
     """

@@ -213,7 +213,7 @@ def _device(biz: Mapping[str, Any]) -> None:
     if device is None:
         return
     if not isinstance(device, Mapping):
-        raise bad_parameter("bizContent.device must be an object such as {\"orderTerminal\": \"02\"}")
+        raise bad_parameter('bizContent.device must be an object such as {"orderTerminal": "02"}')
     terminal = device.get("orderTerminal")
     if terminal is not None and terminal not in _ORDER_TERMINALS:
         raise bad_parameter(
