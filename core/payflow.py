@@ -308,7 +308,7 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
 
     resends = 0
     polls = 0
-    while payment.status in _WAITING and ctx.clock() < deadline:
+    while payment.status in _WAITING and (ctx.clock() < deadline or not polls):  # ask at least once before closing
         if payment.status is not PaymentStatus.UNKNOWN or polls:
             yield Sleep(max(0.0, min(policy.interval, deadline - ctx.clock())))
         polls += 1
@@ -320,8 +320,12 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
             yield from _send_pay(order, request, biz, resend=True)
 
     if payment.status in _WAITING:
-        yield from _close(order, request)
-        if payment.status in _WAITING:
+        verdict = yield from _close(order, request)
+        never_arrived = verdict == NOT_FOUND and payment.status is PaymentStatus.UNKNOWN
+        if never_arrived:
+            order.move(PaymentStatus.FAILED, note="the gateway has no such order at the deadline")
+        if payment.status in _WAITING or never_arrived:
+            # should the payment still go through, recovery refunds it (or reports it, by the setting)
             reason = f"no final answer within {policy.deadline:g} s"
             ctx.journal.mark_abandoned(order_id, reason)
             order.emit("payment.close", step="abandoned", reason=reason)
@@ -368,7 +372,7 @@ def _query(order: _Order) -> Flow[PaymentStatus | str]:
     return verdict
 
 
-def _close(order: _Order, request: PaymentRequest) -> Flow[None]:
+def _close(order: _Order, request: PaymentRequest) -> Flow[PaymentStatus | str]:
     """At the deadline: void the order where the gateway lets us, then query once more."""
     void_id = bizcontent.new_request_id("vd")
     order.begin(void_id, "void")
@@ -386,7 +390,7 @@ def _close(order: _Order, request: PaymentRequest) -> Flow[None]:
         order.lost(void_id, "void", reply)
     else:
         order.answered(void_id, "void", reply)
-    yield from _query(order)
+    return (yield from _query(order))
 
 
 # ---------------------------------------------------------------------------- query
