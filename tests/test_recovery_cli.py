@@ -1,0 +1,137 @@
+"""``paycode recover``: prints each recovered order, exit 0 when all are resolved and 3 while some remain."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from paycode import PaymentRequest
+from paycode.bizcontent import pay_biz
+from paycode.cli import main
+from paycode.host import PluginHost
+from paycode.journal import Journal
+from paycode.masking import mask_code
+from paycode.models import Money
+from paycode.sandbox.server import SandboxServer
+from paycode.settings import Settings
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    """A sandbox gateway, with the environment of a lane pointed at it and a journal in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAYCODE_CONFIG", raising=False)
+    monkeypatch.setenv("PAYCODE_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    host = PluginHost(Settings(journal=str(tmp_path / "unused.sqlite3")))
+    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
+        creds = srv.credentials
+        monkeypatch.setenv("PAYCODE_GATEWAY", srv.base_url)
+        monkeypatch.setenv("PAYCODE_ACC_ID", creds.acc_id)
+        monkeypatch.setenv("PAYCODE_CLIENT_ID", creds.client_id)
+        monkeypatch.setenv("PAYCODE_SALT", creds.salt)
+        yield srv
+
+
+def crashed_lane(tmp_path: Path, *, sent: list[str], waiting: tuple[str, ...] = ()) -> None:
+    """Orders whose pay request was journaled (and sent for ``sent``) by a lane that then died."""
+    host = PluginHost(Settings.load())
+    wechat = host.wallets["Wechat-Offline"]
+    code = wechat.patterns[0].make("001")
+    with Journal(tmp_path / "journal.sqlite3") as journal, host.gateway() as client:
+        for order_id in [*sent, *waiting]:
+            deadline = time.time() + (60 if order_id in waiting else -1)
+            journal.begin_order(
+                order_id,
+                money=Money("8.80", "CNY"),
+                wallet=wechat.name,
+                code_masked=mask_code(code),
+                lane="lane-7" if order_id.startswith("l7") else "lane-1",
+                deadline_at=deadline,
+            )
+            journal.begin_attempt(order_id, f"{order_id}-rq", "pay")
+            if order_id in sent:
+                request = PaymentRequest(Money("8.80", "CNY"), wechat, code, order_id, f"{order_id}-rq")
+                client.unified_pay(pay_biz(request))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["recover", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_nothing_to_recover(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys) == (
+        0,
+        f"nothing to recover: the journal {tmp_path / 'journal.sqlite3'} does not exist yet\n",
+        "",
+    )
+    Journal(tmp_path / "journal.sqlite3").close()
+    assert run(capsys) == (0, "nothing to recover: every order in the journal is resolved\n", "")
+    assert run(capsys, "--json") == (0, "", "")
+
+
+def test_all_resolved_exits_0(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crashed_lane(tmp_path, sent=["paid-1", "paid-2"])
+    status, out, err = run(capsys)
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "paid-1  lane-1  INIT -> SUCCESS  recorded",
+        "paid-2  lane-1  INIT -> SUCCESS  recorded",
+        "2 order(s) recovered: 2 resolved, 0 unresolved",
+    ]
+    assert [o.charged for o in sandbox.orders()] == [1, 1]
+    assert run(capsys)[0] == 0
+
+
+def test_some_unresolved_exits_3(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crashed_lane(tmp_path, sent=["paid-1"], waiting=["slow-1"])
+    status, out, err = run(capsys, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert (status, err) == (3, "")
+    assert [(r["order_id"], r["after"], r["action"], r["resolved"]) for r in rows] == [
+        ("paid-1", "SUCCESS", "recorded", True),
+        ("slow-1", "INIT", "waiting", False),
+    ]
+    assert rows[1]["reason"].startswith("not at the gateway yet;")
+
+
+def test_an_unreachable_gateway_leaves_orders_unresolved(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashed_lane(tmp_path, sent=["paid-1"])
+    sandbox.faults.refuse = True
+    status, out, _ = run(capsys)
+    assert status == 3
+    assert out.splitlines()[0].startswith("paid-1  lane-1  INIT -> INIT  unknown  (query: no answer from the gateway")
+    sandbox.faults.refuse = None
+    assert run(capsys)[0] == 0
+
+
+def test_one_lane_only(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crashed_lane(tmp_path, sent=["paid-1", "l7-paid"])
+    status, out, _ = run(capsys, "--lane", "lane-7")
+    assert status == 0 and out.splitlines()[0].startswith("l7-paid  lane-7  INIT -> SUCCESS")
+    assert "paid-1" not in out
+    status, out, _ = run(capsys, "--lane", "lane-1")
+    assert status == 0 and out.splitlines()[0].startswith("paid-1  lane-1")
+
+
+def test_the_embedded_sandbox_cannot_recover(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashed_lane(tmp_path, sent=["paid-1"])
+    monkeypatch.setenv("PAYCODE_GATEWAY", "sandbox")
+    status, out, err = run(capsys)
+    assert (status, out) == (2, "")
+    assert err.startswith("paycode: error: paycode recover needs the gateway the orders were sent to;")
+    assert err.count("\n") == 1
+
+
+def test_a_bad_late_success_option(sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "--late-success", "keep")
+    assert (status, out) == (2, "")
+    assert "argument --late-success: invalid choice: 'keep'" in err
