@@ -1,0 +1,154 @@
+"""Sans-IO decoder of HID POS reports (usage page 0x8C, "Bar Code Scanner") into scans.
+
+A 64-byte input report (Honeywell-style, also documented by Access-IS):
+
+===========  ==========================================================
+byte(s)      content
+===========  ==========================================================
+0            report id 0x02 (other report ids are ignored)
+1            number of data bytes in this report (0-56)
+2-4          AIM symbology identifier, e.g. ``]C0`` (zeros when the scanner sends none)
+5-60         data
+61           vendor symbology code id (Honeywell)
+62           reserved
+63           bit 0 set: the data continues in the next report
+===========  ==========================================================
+
+Continued reports repeat the AIM identifier; their data is concatenated and the scan
+is finished by the first report without the continuation bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .results import DecodedScan, DiscardedScan
+
+__all__ = [
+    "AIM_SYMBOLOGIES",
+    "CONTINUED",
+    "DATA_CAPACITY",
+    "REPORT_ID",
+    "REPORT_SIZE",
+    "PosDecoder",
+    "symbology_of",
+]
+
+REPORT_ID = 0x02
+REPORT_SIZE = 64
+DATA_OFFSET = 5
+DATA_CAPACITY = 56
+CODE_ID_OFFSET = 61
+CONTINUED = 0x01
+
+#: AIM code character (ISO/IEC 15424) -> symbology name
+AIM_SYMBOLOGIES: Mapping[str, str] = {
+    "A": "code39",
+    "C": "code128",
+    "E": "ean-upc",
+    "F": "codabar",
+    "G": "code93",
+    "H": "code11",
+    "I": "itf",
+    "L": "pdf417",
+    "M": "msi",
+    "Q": "qr",
+    "U": "maxicode",
+    "X": "other",
+    "d": "datamatrix",
+    "e": "gs1-databar",
+    "z": "aztec",
+}
+
+Result = DecodedScan | DiscardedScan
+_NOTHING: tuple[Result, ...] = ()
+
+
+def symbology_of(aim: str | None) -> str | None:
+    """``]Q1`` -> ``qr``; None for no or an unknown identifier."""
+    if not aim or len(aim) != 3 or aim[0] != "]":
+        return None
+    return AIM_SYMBOLOGIES.get(aim[1])
+
+
+class PosDecoder:
+    """Feed HID POS input reports, get finished scans. Scans over ``max_length`` bytes are discarded."""
+
+    def __init__(self, *, max_length: int = 8192) -> None:
+        self.max_length = max_length
+        self.reset()
+
+    @property
+    def pending(self) -> bool:
+        """True while continued reports are waiting for their last part."""
+        return self._started
+
+    def reset(self) -> None:
+        """Forget a scan under way (after reopening the device)."""
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._aim: bytes = b""
+        self._code_id = 0
+        self._started = False
+        self._error: str | None = None
+
+    def flush(self) -> Result | None:
+        """Give up on a scan whose last part never came: it is discarded. None when nothing is waiting."""
+        if not self._started:
+            return None
+        self.reset()
+        return DiscardedScan("the last part of a continued HID POS scan never came")
+
+    def feed(self, report: bytes | Sequence[int]) -> Sequence[Result]:
+        """Decode one report: the scan it finishes or discards, or nothing (more to come, or not a scan report)."""
+        result = self._feed(report if isinstance(report, bytes) else bytes(report))
+        return _NOTHING if result is None else (result,)
+
+    def _feed(self, data: bytes) -> Result | None:
+        if not data or data[0] != REPORT_ID:
+            return None
+        if len(data) < REPORT_SIZE:
+            self.reset()
+            return DiscardedScan(f"HID POS report of {len(data)} bytes; expected {REPORT_SIZE}")
+        length = data[1]
+        if length > DATA_CAPACITY:
+            self.reset()
+            return DiscardedScan(f"HID POS report claims {length} data bytes; at most {DATA_CAPACITY} fit")
+        if not self._started:
+            self._started = True
+            self._aim = data[2:DATA_OFFSET]
+            self._code_id = data[CODE_ID_OFFSET]
+        if self._error is None:
+            self._parts.append(data[DATA_OFFSET : DATA_OFFSET + length])
+            self._size += length
+            if self._size > self.max_length:
+                self._error = f"scan longer than {self.max_length} bytes"
+                self._parts.clear()
+        if data[REPORT_SIZE - 1] & CONTINUED:
+            return None
+        return self._finish()
+
+    def _finish(self) -> Result | None:
+        error, body, aim_bytes, code_id = self._error, b"".join(self._parts), self._aim, self._code_id
+        self.reset()
+        if error is not None:
+            return DiscardedScan(error)
+        if not body:
+            return None
+        aim = _aim_text(aim_bytes)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode("latin-1")
+        return DecodedScan(
+            text=text,
+            raw=(aim.encode("ascii") if aim else b"") + body,
+            aim=aim,
+            code_id=chr(code_id) if 0x20 < code_id < 0x7F else None,
+        )
+
+
+def _aim_text(raw: bytes) -> str | None:
+    if len(raw) == 3 and raw[0] == ord("]") and all(0x20 < b < 0x7F for b in raw[1:]):
+        return raw.decode("ascii")
+    return None
