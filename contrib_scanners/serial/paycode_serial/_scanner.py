@@ -82,7 +82,7 @@ class SerialScanner:
             port.open()
         except ValueError as exc:
             raise ScannerConfigError(
-                f"{self.url.raw}: the port refused the settings: {exc}", scanner=self.url.raw
+                f"scanner {self.url.raw}: the port refused the settings: {exc}", scanner=self.url.raw
             ) from None
         except (serial.SerialException, OSError) as exc:
             raise self._open_error(exc) from None
@@ -92,7 +92,7 @@ class SerialScanner:
 
     def read(self, timeout: float | None) -> Scan | None:
         if self._port is None:
-            raise ScannerGone(f"{self.url.raw}: the port is not open", scanner=self.url.raw)
+            raise ScannerGone(f"serial port {self.port_name} is not open", scanner=self.url.raw)
         end = None if timeout is None else time.monotonic() + timeout
         attempted = False
         while True:
@@ -133,7 +133,7 @@ class SerialScanner:
 
     def _deliver(self, item: Frame | FrameError) -> Scan:
         if isinstance(item, FrameError):
-            raise ScannerError(f"{self.url.raw}: {item.reason}", scanner=self.url.raw, kind=item.kind)
+            raise ScannerError(item.reason, scanner=self.url.raw, kind=item.kind)
         return Scan(raw=item.raw, text=item.text, source=self.url.raw, symbology=item.symbology)
 
     def _read_chunk(self) -> bytes:
@@ -152,12 +152,12 @@ class SerialScanner:
             return bytes(chunk)
         except Exception as exc:
             if self._port is not port:  # close() from another thread while this one waited
-                raise ScannerGone(f"{self.url.raw}: the port was closed", scanner=self.url.raw) from None
+                raise ScannerGone(f"serial port {self.port_name} was closed", scanner=self.url.raw) from None
             if not isinstance(exc, serial.SerialException | OSError):
                 raise
             self.close()
             raise ScannerGone(
-                f"{self.url.raw}: port {self.port_name} went away ({_detail(exc)})", scanner=self.url.raw
+                f"serial port {self.port_name} went away ({_detail(exc)})", scanner=self.url.raw
             ) from None
 
     def _check_device(self) -> None:
@@ -170,15 +170,17 @@ class SerialScanner:
             return  # absent: open() reports it as gone, so it is retried when plugged in
         if not stat.S_ISCHR(mode):
             raise ScannerConfigError(
-                f"{self.url.raw}: {self.port_name} is not a serial device (not a character device)",
+                f"scanner {self.url.raw}: {self.port_name} is not a serial device (not a character device)",
                 scanner=self.url.raw,
             )
 
     def _open_error(self, exc: BaseException) -> ScannerConfigError | ScannerGone:
         code = _errno(exc)
-        where = f"{self.url.raw}: port {self.port_name}"
+        where = f"serial port {self.port_name}"
         if code == errno.ENOTTY:
-            return ScannerConfigError(f"{where} is not a serial port ({_detail(exc)})", scanner=self.url.raw)
+            return ScannerConfigError(
+                f"scanner {self.url.raw}: {self.port_name} is not a serial port ({_detail(exc)})", scanner=self.url.raw
+            )
         if "exclusively lock" in str(exc):
             return ScannerGone(
                 f"{where} is in use by another program (ports are opened exclusively)", scanner=self.url.raw
