@@ -26,13 +26,14 @@ from . import bizcontent
 from .errors import ConfigError, MoneyError, ScanTimeout, UsageError
 from .journal import Journal
 from .masking import mask_code
-from .models import Money, Payment, PaymentRequest, PollingPolicy, WalletType
+from .models import Money, Payment, PaymentRequest, PollingPolicy, Scan, WalletType
 from .payflow import FlowContext, RefundResult, drive, drive_async, outcome, pay_flow, query_flow, refund_flow
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .gateway import AsyncGatewayClient, GatewayClient
     from .host import PluginHost
+    from .supervisor import ScanSupervisor
 
 __all__ = ["REFUND_POLLING", "AsyncTerminal", "Sale", "Terminal", "outcome"]
 
@@ -50,6 +51,12 @@ class Sale:
 
     order_id: str
     money: Money
+
+
+def _scanned(scan: Scan | None, timeout: float) -> str:
+    if scan is None:
+        raise ScanTimeout(f"no code was scanned within {timeout:g} s")
+    return scan.text
 
 
 def _seconds(name: str, value: float | None) -> float | None:
@@ -143,6 +150,8 @@ class _TerminalBase:
         return code
 
     def _recover(self, client: GatewayClient) -> list[Any]:
+        if self.settings.gateway == "sandbox":
+            return []  # the embedded sandbox is new in every process: it cannot know the journal's orders
         try:
             from .recovery import recover
         except ModuleNotFoundError as exc:
@@ -182,10 +191,19 @@ class Terminal(_TerminalBase):
             raise
         if recover:
             try:
-                self.recovered = self._recover(self.gateway)
+                self.recover()
             except BaseException:
                 self.close()
                 raise
+
+    def recover(self) -> list[Any]:
+        """Reconcile the journal's unresolved orders with the gateway (:func:`paycode.recovery.recover`).
+
+        Runs on start unless ``recover=False``; skipped for the embedded sandbox, which forgets
+        its orders. Returns (and keeps in ``recovered``) one RecoveryResult per order.
+        """
+        self.recovered = self._recover(self.gateway)
+        return self.recovered
 
     def pay(
         self,
@@ -195,27 +213,31 @@ class Terminal(_TerminalBase):
         order_id: str | None = None,
         *,
         scanner: str | None = None,
+        supervisor: ScanSupervisor | None = None,
         scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
         poll_interval: float | None = None,
         deadline: float | None = None,
     ) -> Payment:
-        """Charge one code (read from ``scanner``, or the configured one, when ``code`` is None).
+        """Charge one code: ``code``, else the next scan of ``supervisor`` (a scanner the caller keeps
+        open between sales), else of ``scanner`` (a URL; default the configured scanner), opened for this sale.
 
         Returns the :class:`~paycode.models.Payment`; :func:`outcome` tells paid, not paid
         or unresolved. Bad input raises a UsageError before anything is sent.
         """
         sale = self.sale(amount, currency, order_id)
-        text = self.given_code(sale, code) if code is not None else self._scan(scanner, scan_timeout)
+        if code is not None:
+            text = self.given_code(sale, code)
+        elif supervisor is not None:
+            text = _scanned(supervisor.read(timeout=scan_timeout), scan_timeout)
+        else:
+            text = self._scan(scanner, scan_timeout)
         wallet = self.wallet_for(sale, text)
         policy = self.polling(wallet, poll_interval, deadline)
         return drive(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
 
     def _scan(self, url: str | None, timeout: float) -> str:
         with self.host.open_scanner(url) as supervisor:
-            scan = supervisor.read(timeout=timeout)
-        if scan is None:
-            raise ScanTimeout(f"no code was scanned within {timeout:g} s")
-        return str(scan.text)
+            return _scanned(supervisor.read(timeout=timeout), timeout)
 
     def query(self, order_id: str) -> Payment:
         """The order's state at the gateway (the journal follows a verified answer)."""
@@ -290,6 +312,8 @@ class AsyncTerminal(_TerminalBase):
         return self
 
     def _recover_with_sync_client(self) -> list[Any]:
+        if self.settings.gateway == "sandbox":
+            return []  # see Terminal.recover
         client = self.host.gateway()
         try:
             return self._recover(client)
@@ -304,6 +328,7 @@ class AsyncTerminal(_TerminalBase):
         order_id: str | None = None,
         *,
         scanner: str | None = None,
+        supervisor: ScanSupervisor | None = None,
         scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
         poll_interval: float | None = None,
         deadline: float | None = None,
@@ -311,7 +336,12 @@ class AsyncTerminal(_TerminalBase):
         """As :meth:`Terminal.pay`, awaited; the scan is read in a worker thread."""
         await self.start()
         sale = self.sale(amount, currency, order_id)
-        text = self.given_code(sale, code) if code is not None else await self._scan(scanner, scan_timeout)
+        if code is not None:
+            text = self.given_code(sale, code)
+        elif supervisor is not None:
+            text = _scanned(await supervisor.aread(timeout=scan_timeout), scan_timeout)
+        else:
+            text = await self._scan(scanner, scan_timeout)
         wallet = self.wallet_for(sale, text)
         policy = self.polling(wallet, poll_interval, deadline)
         return await drive_async(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
@@ -319,12 +349,9 @@ class AsyncTerminal(_TerminalBase):
     async def _scan(self, url: str | None, timeout: float) -> str:
         supervisor = self.host.open_scanner(url)
         try:
-            scan = await supervisor.aread(timeout=timeout)
+            return _scanned(await supervisor.aread(timeout=timeout), timeout)
         finally:
             supervisor.close()
-        if scan is None:
-            raise ScanTimeout(f"no code was scanned within {timeout:g} s")
-        return str(scan.text)
 
     async def query(self, order_id: str) -> Payment:
         await self.start()

@@ -1,0 +1,60 @@
+"""``paycode pay``: one payment from a code (given or scanned) to its final state."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._steps import seconds
+
+HELP = "charge one payment code; exit 0 paid, 1 not paid, 3 outcome unresolved (journaled for recovery)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--amount", required=True, help="amount as decimal text, e.g. 12.50")
+    parser.add_argument("--currency", required=True, help="ISO 4217 currency, e.g. CNY or HKD")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--code", help="the payment code (digits); otherwise one is read from the scanner")
+    source.add_argument("--scanner", metavar="URL", help="scanner URL (default: setting scanner / PAYCODE_SCANNER)")
+    parser.add_argument("--order", metavar="ID", help="merchantTransactionId (default: generated; at most 64 chars)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line: each step, then the result")
+    parser.add_argument("--poll-interval", type=seconds, metavar="S", help="seconds between queries while PROCESSING")
+    parser.add_argument("--deadline", type=seconds, metavar="S", help="seconds to wait for the shopper, then close")
+    parser.add_argument(
+        "--scan-timeout", type=seconds, default=60.0, metavar="S", help="seconds to wait for a scan (default 60)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..host import PluginHost
+    from ..settings import Settings
+    from ..terminal import Terminal, outcome
+    from ._steps import EXIT_STATUS, StepPrinter, payment_json
+
+    settings = Settings.load(config=args.config, poll_interval=args.poll_interval, deadline=args.deadline)
+    printer = StepPrinter(json_lines=args.json)
+    host = PluginHost(settings, plugins=[printer])
+    try:
+        with Terminal(settings, host=host, recover=False) as terminal:
+            # refuse bad input before recovery or the payment sends anything
+            sale = terminal.sale(args.amount, args.currency, args.order)
+            if args.code is not None:
+                host.wallet_for(args.code.strip(), sale.money.currency)
+            terminal.recover()
+            payment = terminal.pay(
+                sale.money,
+                code=args.code,
+                order_id=sale.order_id,
+                scanner=args.scanner,
+                scan_timeout=args.scan_timeout,
+            )
+    finally:
+        printer.close()
+    result = outcome(payment)
+    human = {
+        "paid": f"PAID {payment.money} order {payment.merchant_transaction_id} transaction {payment.transaction_id}",
+        "not_paid": f"NOT PAID ({payment.status.value}) order {payment.merchant_transaction_id}; ask for a fresh code",
+        "unresolved": f"UNRESOLVED ({payment.status.value}) order {payment.merchant_transaction_id}: journaled; "
+        "recovery will settle it (a late success is refunded)",
+    }[result]
+    printer.result(payment_json(payment, result), human)
+    return EXIT_STATUS[result]
