@@ -555,15 +555,21 @@ class Journal:
                 (outcome, code, status_text, detail, time.time(), row[0]),
             )
 
-    def settle_attempts(self, order_id: str, note: str) -> int:
-        """End every attempt still ``pending`` or ``unknown`` as ``settled``: the order's status was
-        learnt from the gateway since, so their own answers no longer matter. Returns how many."""
+    def settle_attempts(self, order_id: str, note: str, *, request_id: str | None = None) -> int:
+        """End attempts still ``pending`` or ``unknown`` as ``settled``: the order's status was learnt
+        from the gateway since, so their own answers no longer matter. ``request_id`` limits this to
+        the attempt a query answer names (its ``requestId``). Returns how many were settled."""
+        where = "order_id = ? AND outcome IN ('pending', 'unknown')"
+        params: tuple[Any, ...] = (note, time.time(), order_id)
+        if request_id is not None:
+            where += " AND request_id = ?"
+            params += (request_id,)
         with self._write() as db:
             self._require_order(db, order_id)
             cur = db.execute(
                 "UPDATE attempts SET outcome = 'settled', detail = trim(detail || ' | ' || ?, ' |'), "
-                "ended_at = coalesce(ended_at, ?) WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
-                (note, time.time(), order_id),
+                f"ended_at = coalesce(ended_at, ?) WHERE {where}",
+                params,
             )
             return cur.rowcount
 

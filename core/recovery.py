@@ -182,6 +182,11 @@ class _Recovery:
                     (Decimal(0)),
                 )
             self._apply(record, answer, note="queried by recovery")
+            answered_for = answer.biz.get("requestId")
+            if isinstance(answered_for, str) and answered_for:
+                # the answer is about that very attempt: its outcome is known now
+                status = answer.status.value
+                self.journal.settle_attempts(order_id, f"the gateway answers {status} for it", request_id=answered_for)
             record = self._reload(order_id)
 
             if record.status in (PaymentStatus.PROCESSING, PaymentStatus.INIT):
@@ -197,6 +202,9 @@ class _Recovery:
                 if self.now < record.deadline_at:
                     return "waiting", "FAILED, but a retry may still be in flight before the deadline", Decimal(0)
                 self.journal.settle_attempts(order_id, "the gateway answers FAILED after the deadline")
+                if not record.abandoned:
+                    # should a lost retry still arrive and succeed, the success is refunded
+                    self.journal.mark_abandoned(order_id, "FAILED with a retry whose answer was lost")
             elif record.status.final:
                 self.journal.settle_attempts(order_id, f"the gateway answers {record.status.value}")
 
