@@ -48,6 +48,9 @@ def describe(event: Event) -> str:
     if kind == "payment.refund":
         status = f" {d['status']}" if d.get("status") else ""
         return f"refund    {d.get('step')} {d.get('amount')} {d.get('currency')}{status}"
+    if kind.startswith("scanner."):
+        detail = d.get("error") or d.get("reason") or ""
+        return f"scanner   {kind.partition('.')[2]} {d.get('scanner', '')}{': ' + str(detail) if detail else ''}"
     if kind == "recovery.order":
         return f"recovery  order {event.order_id}: {d.get('action', '')} {d.get('status', '')}".rstrip()
     rest = " ".join(f"{k}={v}" for k, v in d.items())
@@ -71,7 +74,10 @@ class StepPrinter:
         if self.json_lines:
             self.line(json.dumps(event.as_json(), ensure_ascii=False, default=str))
             return
-        if self.progress and event.kind == "payment.poll":
+        if self.progress and (
+            event.kind == "payment.poll"
+            or (event.kind == "payment.answer" and event.data.get("status") == "PROCESSING")
+        ):
             return  # the progress line shows the waiting
         self._stop_spinner()
         self.line(describe(event))
