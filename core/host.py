@@ -173,8 +173,7 @@ class PluginHost:
 
     def _load_entrypoints(self) -> None:
         builtin_names = {n for n in _builtins() if not self._is_blocked(n)}
-        found = metadata.entry_points(group=hookspecs.PROJECT)
-        for ep in sorted(found, key=lambda e: (e.name, e.value)):
+        for ep in sorted(_entry_points(), key=lambda e: (e.name, e.value)):
             dist = ep.dist
             dist_name = dist.metadata["Name"] if dist is not None else None
             version = dist.version if dist is not None else None
@@ -185,8 +184,8 @@ class PluginHost:
                 self._problem(
                     ep.name,
                     dist_name,
-                    f"plugin name {ep.name!r} belongs to a built-in plugin; rename the entry point, "
-                    f"or block the built-in with PAYCODE_DISABLE_PLUGINS={ep.name}",
+                    f"plugin name {ep.name!r} belongs to a built-in plugin; give the entry point another name "
+                    f"(to replace the built-in, also block it: PAYCODE_DISABLE_PLUGINS={ep.name})",
                 )
                 continue
             try:
@@ -491,6 +490,11 @@ class PluginHost:
 
     def __repr__(self) -> str:
         return f"<PluginHost plugins={list(self._records)} problems={len(self.problems)}>"
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    """The installed entry points of group ``paycode`` (a seam for tests)."""
+    return metadata.entry_points(group=hookspecs.PROJECT)
 
 
 def _builtins() -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 import attrs
 
@@ -46,6 +46,8 @@ class ScannerURL:
 
     @classmethod
     def parse(cls, text: str) -> ScannerURL:
+        if isinstance(text, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+            raise ScannerConfigError(f"scanner URL {text!r} holds control characters; write scheme://target?options")
         if not isinstance(text, str) or "://" not in text:
             raise ScannerConfigError(
                 f"scanner {text!r} is not a URL; write scheme://target?options, "
@@ -70,8 +72,6 @@ class ScannerURL:
                 if name in params:
                     raise ScannerConfigError(f"scanner URL {text!r} gives parameter {name!r} twice")
                 params[name] = value
-        # urlsplit only to reject control characters and the like early
-        urlsplit(text)
         return cls(raw=text, scheme=scheme, target=unquote(target), params=params)
 
     def __str__(self) -> str:
