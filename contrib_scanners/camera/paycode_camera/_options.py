@@ -31,7 +31,7 @@ _DECODE_PARAMS: Mapping[str, str] = {
     "roi": "region to decode, x,y,w,h in pixels or fractions of the frame (default the whole frame)",
     "rotate": "also look for codes turned 90 degrees (default 1)",
     "downscale": "also look in downscaled copies of the frame, for large codes close to the lens (default 1)",
-    "invert": "also look for light-on-dark codes (default 0; costs about a third more time)",
+    "invert": "also look for light-on-dark QR codes (default 0; costs about a third more time)",
 }
 
 #: Parameters of ``camera://`` (besides the core's prefix, suffix and repeat_window).

@@ -121,7 +121,7 @@ class CameraScanner:
             if self._pending:
                 return self._pending.popleft()
             if self._closed.is_set() or self._cap is None:
-                raise ScannerGone(f"camera {self.options.source} is not open", scanner=self.options.source)
+                raise ScannerGone(f"{self.options.source}: the scanner is not open", scanner=self.options.source)
             if self._ended:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is None or remaining > 0:
@@ -152,7 +152,7 @@ class CameraScanner:
             if not cap.isOpened():
                 cap.release()
                 raise ScannerGone(
-                    f"camera stream {opts.source} could not be opened (unreachable, refused, or not a video stream)",
+                    f"{opts.source}: the stream could not be opened (unreachable, refused, or not a video stream)",
                     scanner=opts.source,
                 )
             return cap
@@ -161,7 +161,7 @@ class CameraScanner:
         if not cap.isOpened():
             cap.release()
             raise ScannerGone(
-                f"camera {opts.source} could not be opened (not connected, in use by another program, "
+                f"{opts.source}: the camera could not be opened (not connected, in use by another program, "
                 "or no permission)",
                 scanner=opts.source,
             )
@@ -174,7 +174,7 @@ class CameraScanner:
     def _open_file(self, cv2: Any, path: str) -> Any:
         if not os.path.isfile(path):
             raise ScannerConfigError(
-                f"camera+file: no video file at {path!r}; give the path of a video OpenCV can read "
+                f"{self.options.source}: no video file at {path!r}; give the path of a video OpenCV can read "
                 "(for example an MJPG .avi)",
                 scanner=self.options.source,
             )
@@ -182,7 +182,7 @@ class CameraScanner:
         if not cap.isOpened():
             cap.release()
             raise ScannerConfigError(
-                f"camera+file: {path!r} is not a video OpenCV can read", scanner=self.options.source
+                f"{self.options.source}: {path!r} is not a video OpenCV can read", scanner=self.options.source
             )
         fps = cap.get(cv2.CAP_PROP_FPS)
         self._file_fps = fps if fps and fps > 0 and fps == fps else _DEFAULT_FILE_FPS
@@ -252,7 +252,10 @@ class CameraScanner:
         opts = self.options
         if opts.kind != "file":
             self._release()
-            raise ScannerGone(f"camera {opts.source} stopped delivering frames", scanner=opts.source)
+            raise ScannerGone(
+                f"{opts.source}: the {opts.kind if opts.kind == 'stream' else 'camera'} stopped delivering frames",
+                scanner=opts.source,
+            )
         if opts.loop and self._pass_frames > 0:
             # reopen rather than seek: seeking is unreliable with some codecs and containers
             self._release()
@@ -264,7 +267,7 @@ class CameraScanner:
         if opts.stop_at_end:
             self._release()
             raise ScannerExhausted(
-                f"camera {opts.source}: end of the video file after {self._frame_index} frames",
+                f"{opts.source}: end of the video file after {self._frame_index} frames",
                 scanner=opts.source,
             )
 
@@ -274,12 +277,12 @@ def _device_index(target: int | str, source: str) -> int:
     if isinstance(target, int):
         return target
     if not os.path.exists(target):
-        raise ScannerGone(f"camera {source}: no device at {target}", scanner=source)
+        raise ScannerGone(f"{source}: no device at {target}", scanner=source)
     resolved = os.path.realpath(target)
     match = _VIDEO_NODE.fullmatch(resolved)
     if match is None:
         raise ScannerConfigError(
-            f"camera {source}: {target} is not a video device (it resolves to {resolved}, not /dev/videoN)",
+            f"{source}: {target} is not a video device (it resolves to {resolved}, not /dev/videoN)",
             scanner=source,
         )
     return int(match.group(1))
