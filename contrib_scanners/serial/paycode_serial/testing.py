@@ -10,12 +10,21 @@
         fake.write(b"130000000000000001\\r")       # what the scanner would send
         scan = scanner.read(timeout=2.0)
 
-POSIX only (``pty.openpty``).
+When the reader is another process (``paycode scan`` in a subprocess), ``arm()`` before
+starting it and ``wait_opened()`` after: writes made before the reader opened the port
+would be discarded, as pyserial discards stale input when it opens a port.
+
+POSIX only (``pty.openpty``, ``FIONREAD``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
+import termios
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 __all__ = ["PtyScanner"]
@@ -38,6 +47,29 @@ class PtyScanner:
         view = memoryview(data)
         while view:
             view = view[os.write(self._master, view) :]
+
+    def waiting(self) -> int:
+        """Bytes written here that no reader has taken (or discarded) yet."""
+        answer = fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(answer, sys.byteorder)
+
+    def arm(self, timeout: float = 10.0) -> None:
+        """Leave one byte (CR) waiting in the port, for :meth:`wait_opened` to watch."""
+        self.write(b"\r")
+        self._wait(lambda: self.waiting() > 0, timeout)  # the pty passes bytes on asynchronously
+
+    def wait_opened(self, timeout: float = 10.0) -> bool:
+        """True once a reader opened the port since :meth:`arm` (it discarded the waiting byte); False on timeout."""
+        return self._wait(lambda: self.waiting() == 0, timeout)
+
+    @staticmethod
+    def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def unplug(self) -> None:
         """Close the scanner's end: readers of ``path`` get an I/O error, as on a USB unplug."""

@@ -1,22 +1,19 @@
 """End to end: codes written to a pseudo-terminal come out of ``paycode scan --scanner serial://…`` exactly once.
 
 ``paycode scan`` runs as a subprocess with the serial plugin found through its entry point.
-Before it opens the port, the test leaves one byte waiting in the tty; pyserial discards
-stale input when it opens a port, so the byte vanishing tells the test the port is open and
-anything written from then on is read (no sleeping, no guessing).
+Before it opens the port, the test leaves one byte waiting in the tty (``PtyScanner.arm``);
+pyserial discards stale input when it opens a port, so the byte vanishing tells the test the
+port is open and anything written from then on is read (no sleeping, no guessing).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
 import sys
-import termios
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,27 +25,11 @@ CODE = "130000000000000001"
 OTHER = "280000000000000002"
 
 
-def waiting_bytes(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    try:
-        return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
-    finally:
-        os.close(fd)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
-
-
 class PaycodeScan:
     """``paycode scan`` running on a pty; the test writes frames and reads the JSON lines."""
 
     def __init__(self, fake: PtyScanner, params: str, cwd: Path, count: int = 2) -> None:
-        fake.write(b"\r")  # the stale byte: gone once paycode has opened (and flushed) the port
-        wait_until(lambda: waiting_bytes(fake.path) == 1)  # the pty passes it on asynchronously
+        fake.arm()  # a stale byte: gone once paycode has opened (and flushed) the port
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
         url = f"serial://{fake.path}?repeat_window=0{params}"  # no repeat suppression: a duplicate would show
         self.proc = subprocess.Popen(
@@ -61,7 +42,7 @@ class PaycodeScan:
         )
         self._killer = threading.Timer(30, self.proc.kill)  # a hung run fails the test instead of hanging it
         self._killer.start()
-        wait_until(lambda: waiting_bytes(fake.path) == 0 or self.proc.poll() is not None)
+        assert fake.wait_opened(20), "paycode scan did not open the port"
         assert self.proc.poll() is None, f"paycode scan ended early: {self.finish()}"
 
     def line(self) -> dict[str, Any]:
