@@ -128,16 +128,16 @@ class DecodingScanner(abc.ABC):
         """Close the device (lock held) and build the error to raise."""
         self._release()
         self._ready.clear()
-        return ScannerGone(f"{self.source}: {reason}", scanner=self.source)
+        return ScannerGone(reason, scanner=self.source)
 
     def _require_open(self) -> DecodingScanner:
         if not self.is_open:
-            raise ScannerGone(f"{self.source}: the scanner is not open", scanner=self.source)
+            raise ScannerGone("the scanner is not open", scanner=self.source)
         return self
 
     def _deliver(self, result: Result) -> Scan:
         if isinstance(result, DiscardedScan):
-            raise ScannerError(f"{self.source}: scan discarded: {result.reason}", scanner=self.source)
+            raise ScannerError(f"scan discarded: {result.reason}", scanner=self.source)
         meta = dict(self.meta)
         if result.ending is not None:
             meta["ending"] = result.ending
@@ -147,7 +147,7 @@ class DecodingScanner(abc.ABC):
             raw=result.raw,
             text=result.text,
             source=self.source,
-            symbology=symbology_of(result.aim),
+            symbology=symbology_of(result.aim, result.code_id),
             aim=result.aim,
             meta=meta,
         )

@@ -139,4 +139,3 @@ def key_events(reports: Iterable[bytes | Sequence[int]]) -> list[tuple[int, int,
         events.append((EV_SYN, 0, 0))
         modifier, keys = data[0], new_keys
     return events
-

@@ -213,7 +213,7 @@ class EvdevScanner(DecodingScanner):
             except OSError as exc:
                 _close_quietly(device)
                 raise ScannerGone(
-                    f"{self.source}: cannot grab {device.path} ({exc.strerror or exc}); another program holds it",
+                    f"cannot grab {device.path} ({exc.strerror or exc}); another program holds it",
                     scanner=self.source,
                 ) from None
         with self._lock:
@@ -245,13 +245,13 @@ class EvdevScanner(DecodingScanner):
             + ([f"{self.ids[0]:04x}:{self.ids[1]:04x}"] if self.ids else [])
         )
         if not found:
-            raise ScannerGone(f"{self.source}: no keyboard input device matches {wanted}", scanner=self.source)
+            raise ScannerGone(f"no keyboard input device matches {wanted}", scanner=self.source)
         if len(found) > 1:
             listing = "; ".join(f"{d.path} ({d.name})" for d in found)
             for device in found:
                 _close_quietly(device)
             raise ScannerConfigError(
-                f"{self.source}: {len(found)} input devices match {wanted}: {listing}; "
+                f"{len(found)} input devices match {wanted}: {listing}; "
                 "name one by its path (evdev:///dev/input/by-id/…)",
                 scanner=self.source,
             )

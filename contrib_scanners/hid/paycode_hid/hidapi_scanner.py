@@ -267,11 +267,11 @@ class HidScanner(DecodingScanner):
         try:
             entries = self.backend.enumerate()
         except OSError as exc:
-            raise ScannerGone(f"{self.source}: cannot list HID devices: {exc}", scanner=self.source) from None
+            raise ScannerGone(f"cannot list HID devices: {exc}", scanner=self.source) from None
         try:
             entry = select_device(entries, self.selector, self.mode)
         except (ScannerGone, ScannerConfigError) as exc:
-            raise type(exc)(f"{self.source}: {exc}", scanner=self.source) from None
+            raise type(exc)(str(exc), scanner=self.source) from None
         path = entry["path"].encode() if isinstance(entry["path"], str) else bytes(entry["path"])
         handle = self.backend.device()
         open_with_retry(
@@ -308,7 +308,7 @@ class HidScanner(DecodingScanner):
         if sent < 0 and explicit:
             handle.close()
             raise ScannerConfigError(
-                f"{self.source}: the device refused feature report {report.hex()} (enable_report=); "
+                f"the device refused feature report {report.hex()} (enable_report=); "
                 "check the value in the scanner's manual or use enable_report=none",
                 scanner=self.source,
             )

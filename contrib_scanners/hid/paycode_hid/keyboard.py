@@ -261,4 +261,3 @@ def _control_char(char: str) -> str | None:
     if base and base in _CONTROL_BASES:
         return chr(ord(base) - 0x40)
     return None
-

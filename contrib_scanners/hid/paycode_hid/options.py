@@ -104,4 +104,4 @@ def open_with_retry(opener: Callable[[], T], *, retry: float, source: str, path:
                 reason = f"cannot open {path} ({exc}); if it persists, check the device node's permissions"
             else:
                 reason = f"cannot open {path}: {exc.strerror or exc}"
-            raise ScannerGone(f"{source}: {reason}", scanner=source) from None
+            raise ScannerGone(reason, scanner=source) from None

@@ -20,12 +20,13 @@ is finished by the first report without the continuation bit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+
+from paycode.normalise import AIM_SYMBOLOGIES, CODE_ID_SYMBOLOGIES
 
 from .results import DecodedScan, DiscardedScan
 
 __all__ = [
-    "AIM_SYMBOLOGIES",
     "CONTINUED",
     "DATA_CAPACITY",
     "REPORT_ID",
@@ -41,34 +42,15 @@ DATA_CAPACITY = 56
 CODE_ID_OFFSET = 61
 CONTINUED = 0x01
 
-#: AIM code character (ISO/IEC 15424) -> symbology name
-AIM_SYMBOLOGIES: Mapping[str, str] = {
-    "A": "code39",
-    "C": "code128",
-    "E": "ean-upc",
-    "F": "codabar",
-    "G": "code93",
-    "H": "code11",
-    "I": "itf",
-    "L": "pdf417",
-    "M": "msi",
-    "Q": "qr",
-    "U": "maxicode",
-    "X": "other",
-    "d": "datamatrix",
-    "e": "gs1-databar",
-    "z": "aztec",
-}
-
 Result = DecodedScan | DiscardedScan
 _NOTHING: tuple[Result, ...] = ()
 
 
-def symbology_of(aim: str | None) -> str | None:
-    """``]Q1`` -> ``qr``; None for no or an unknown identifier."""
-    if not aim or len(aim) != 3 or aim[0] != "]":
-        return None
-    return AIM_SYMBOLOGIES.get(aim[1])
+def symbology_of(aim: str | None, code_id: str | None = None) -> str | None:
+    """``]Q1`` -> ``qr``; without an AIM identifier, Honeywell's code id (``s`` -> ``qr``); else None."""
+    if aim and len(aim) == 3 and aim[0] == "]" and aim[1] in AIM_SYMBOLOGIES:
+        return AIM_SYMBOLOGIES[aim[1]]
+    return CODE_ID_SYMBOLOGIES.get(code_id or "")
 
 
 class PosDecoder:
