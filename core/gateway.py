@@ -43,6 +43,7 @@ __all__ = [
     "PingPongProtocol",
     "PreparedCall",
     "check_base_url",
+    "is_loopback",
 ]
 
 log = logging.getLogger("paycode.gateway")
@@ -193,7 +194,8 @@ class AsyncGatewayClient(Protocol):
 # ---------------------------------------------------------------------------- base URL
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -209,7 +211,7 @@ def check_base_url(url: str) -> str:
         raise ConfigError(f"gateway URL {url!r} is not an https:// URL with a host")
     if parts.query or parts.fragment:
         raise ConfigError(f"gateway URL {url!r} must not carry a query or fragment; give only scheme://host[:port]")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"gateway URL {url!r} uses plain http:// to a host that is not loopback; "
             "use https://, or http:// only to 127.0.0.1, ::1 or localhost"

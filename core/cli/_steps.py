@@ -51,6 +51,10 @@ def describe(event: Event) -> str:
     if kind.startswith("scanner."):
         detail = d.get("error") or d.get("reason") or ""
         return f"scanner   {kind.partition('.')[2]} {d.get('scanner', '')}{': ' + str(detail) if detail else ''}"
+    if kind == "notification":
+        what = f"{d.get('notify_type')} {d.get('status')} order {event.order_id}" if d.get("notify_type") else ""
+        error = f": {d['error']}" if d.get("error") else ""
+        return f"notified  {d.get('outcome')} (HTTP {d.get('http_status')}) {what}{error}".rstrip()
     if kind == "recovery.order":
         return f"recovery  order {event.order_id}: {d.get('action', '')} {d.get('status', '')}".rstrip()
     rest = " ".join(f"{k}={v}" for k, v in d.items())
