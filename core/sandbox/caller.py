@@ -51,7 +51,8 @@ class V4Caller:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.signer = signer or SHA256
-        self.http = httpx.Client(timeout=timeout)
+        # Plain http:// has no TLS to verify; skipping the CA bundle load makes a caller cheap to build.
+        self.http = httpx.Client(timeout=timeout, verify=not self.base_url.startswith("http://"))
 
     def envelope(self, biz: Mapping[str, Any] | str) -> dict[str, Any]:
         """The signed request envelope for ``biz`` (a mapping, or ``bizContent`` text used verbatim)."""

@@ -134,9 +134,12 @@ class Dispatcher:
             return f'version {message["version"]!r} is not supported; send "1.0"'
         if message["signType"] not in self.signers:
             return f"signType {message['signType']!r} is not supported; accepted: {', '.join(sorted(self.signers))}"
-        try:
+        if "\n" in message["bizContent"] or "\r" in message["bizContent"]:
+            return "bizContent contains a newline; send compact JSON text on one line"
+        try:  # inside bizContent the fields are checked one by one, after parsing, so the answer names the field
             for key in _ENVELOPE:
-                check_text(key, message[key])
+                if key != "bizContent":
+                    check_text(key, message[key])
         except GatewayRejected as exc:
             return str(exc)
         return None

@@ -278,7 +278,7 @@ class SandboxServer:
     def _serve(self) -> None:
         assert self._httpd is not None
         self._serving = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="paycode-sandbox", daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="paycode-sandbox", daemon=True
         )
         self._serving.start()
 
