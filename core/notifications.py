@@ -222,14 +222,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(ReceiverResult("rejected", 405, error="notifications are POSTed"), report=False)
 
     def _answer(self, result: ReceiverResult, *, report: bool = True) -> None:
+        if report:
+            self.server.receiver.report(result)  # before answering: whoever sees the answer can see the report
         body = b"SUCCESS" if 200 <= result.http_status < 300 else b"FAIL"
         self.send_response(result.http_status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        if report:
-            self.server.receiver.report(result)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
