@@ -108,11 +108,21 @@ def _new_id(kind: str) -> str:
 class _Recovery:
     """One recovery run over one journal and one gateway client."""
 
-    def __init__(self, journal: Journal, client: GatewayClient, late_success: str, now: float) -> None:
+    def __init__(self, journal: Journal, client: GatewayClient, late_success: str, now: float, grace: float) -> None:
         self.journal = journal
         self.client = client
         self.late_success = late_success
         self.now = now
+        self.grace = grace
+
+    def _last_sent(self, order_id: str, kind: str, request_id: str | None = None) -> float:
+        """When a request of ``kind`` (with ``request_id``) for the order was last begun; 0 when never."""
+        times = [
+            a.started_at
+            for a in self.journal.attempts(order_id)
+            if a.kind == kind and (request_id is None or a.request_id == request_id)
+        ]
+        return max(times, default=0.0)
 
     # -- gateway calls, each journaled as an attempt ----------------------------------
 
@@ -231,6 +241,10 @@ class _Recovery:
         if self.now < record.deadline_at:
             left = record.deadline_at - self.now
             return "waiting", f"not at the gateway yet; {left:.0f} s left before its deadline", Decimal(0)
+        arrives_by = self._last_sent(record.order_id, "pay") + self.grace
+        if self.now < arrives_by:
+            left = arrives_by - self.now
+            return "waiting", f"not at the gateway yet; a request sent may still arrive within {left:.0f} s", Decimal(0)
         self.journal.set_state(record.order_id, PaymentStatus.FAILED, note="not found at the gateway by recovery")
         self.journal.settle_attempts(record.order_id, "the gateway has no such order after the deadline")
         self.journal.mark_abandoned(record.order_id, "never reached the gateway; a late success must be refunded")
@@ -301,6 +315,9 @@ class _Recovery:
                 ),
             )
             if answer.code == NOT_FOUND_CODE:
+                sent = max(refund.created_at, self._last_sent(record.order_id, "refund", refund.refund_id))
+                if self.now < sent + self.grace:
+                    continue  # the refund request may still arrive: ask again next time
                 status = "FAILED"
             else:
                 status = _refund_status(answer)
@@ -339,6 +356,7 @@ def recover(
     late_success: str | None = None,
     lane: str | None = None,
     now: float | None = None,
+    grace: float | None = None,
 ) -> list[RecoveryResult]:
     """Settle every unresolved order of ``journal`` with the gateway behind ``client``.
 
@@ -348,13 +366,17 @@ def recover(
         had given up on.
     :param lane: only this lane's orders (None: every lane sharing the journal).
     :param now: the time (``time.time()``) deadlines are compared with.
+    :param grace: seconds after a request was sent during which the gateway's "no such order / refund" is not
+        believed (the request may still be on its way). Default: the host's connect plus read timeout, else 20.
     :returns: one :class:`RecoveryResult` per order that was unresolved, oldest first.
     """
     if late_success is None:
         late_success = host.settings.late_success if host is not None else "refund"
     if late_success not in LATE_SUCCESS:
         raise ConfigError(f"late_success={late_success!r}; accepted: {', '.join(LATE_SUCCESS)}")
-    run = _Recovery(journal, client, late_success, time.time() if now is None else now)
+    if grace is None:
+        grace = host.settings.connect_timeout + host.settings.read_timeout if host is not None else 20.0
+    run = _Recovery(journal, client, late_success, time.time() if now is None else now, grace)
     results = []
     for record in journal.unresolved():
         if lane is not None and record.lane != lane:

@@ -150,6 +150,9 @@ def test_a_decline_is_recorded_as_failed(lane: Lane) -> None:
 def test_a_request_that_never_left_is_not_found_after_the_deadline(lane: Lane) -> None:
     lane.begin("o-1", "001", deadline_in=-1)
     result = only(lane.recover())
+    assert (result.after, result.action, result.resolved) == ("INIT", "waiting", False)
+    assert "a request sent may still arrive within" in result.reason  # grace: connect + read timeout
+    result = only(lane.recover(grace=0))
     assert (result.after, result.action, result.resolved) == ("FAILED", "not_found", True)
     assert "never charged" in result.reason
     record = lane.journal.order("o-1")
@@ -262,6 +265,8 @@ def test_a_refund_that_never_left_is_failed_and_can_be_made_again(lane: Lane) ->
     _paid(lane)
     lane.journal.begin_refund("o-1", "rf-1", Decimal("10"))
     result = only(lane.recover())
+    assert not result.resolved and "refund of 10.00 CNY has no final outcome yet" in result.reason
+    result = only(lane.recover(grace=0))
     assert result.resolved
     assert [r.status for r in lane.journal.refunds("o-1")] == ["FAILED"]
     record = lane.journal.order("o-1")
@@ -317,7 +322,7 @@ def test_every_order_gets_a_result_and_an_event(lane: Lane) -> None:
     lane.journal.begin_order(
         "d", money=Money("1", "CNY"), wallet="W", code_masked="13**01", lane="lane-2", deadline_at=0
     )
-    results = lane.recover(lane="lane-1")
+    results = lane.recover(lane="lane-1", grace=0)
     assert [(r.order_id, r.action) for r in results] == [("a", "recorded"), ("b", "not_found"), ("c", "waiting")]
     assert all(r.action in ACTIONS for r in results)
     events = [e for e in lane.recorder.events if e.kind == "recovery.order"]
