@@ -106,6 +106,7 @@ def _on_set(instance: Faults, attribute: attrs.Attribute[Any], value: Any) -> An
     with instance._lock:
         instance._left.pop(attribute.name, None)
         instance._since[attribute.name] = time.monotonic()
+        object.__setattr__(instance, attribute.name, value)  # now, so that watchers see the new state
     for watcher in list(instance._watchers):
         watcher(attribute.name, value)
     return value
