@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 
 import pytest
 from paycode.errors import ScannerConfigError
-
 from paycode_hid import DecodedScan, DiscardedScan, KeyboardDecoder, keyboard_reports
 
 RELEASE = bytes(8)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from paycode.errors import ConfigError, ScannerConfigError
-
 from paycode_hid import LAYOUTS, DecodedScan, KeyboardDecoder, build_layout, get_layout, keyboard_reports
 from paycode_hid.layouts import LEVEL_MODIFIERS, ROW_B, ROW_C, ROW_D, ROW_E
 
@@ -85,9 +84,7 @@ def test_us_key_positions_read_as_belgian_show_the_odoo_mangling() -> None:
 
 def test_german_and_french_letters_sit_on_other_keys() -> None:
     assert texts("de", [report(0, 0x1C), RELEASE, report(0, 0x1D), RELEASE, ENTER]) == ["zy"]
-    assert texts("fr", [report(0, 0x14), RELEASE, report(0, 0x04), RELEASE, report(0, 0x33), RELEASE, ENTER]) == [
-        "aqm"
-    ]
+    assert texts("fr", [report(0, 0x14), RELEASE, report(0, 0x04), RELEASE, report(0, 0x33), RELEASE, ENTER]) == ["aqm"]
 
 
 def test_altgr_characters() -> None:
@@ -101,11 +98,11 @@ def test_altgr_characters() -> None:
     ("layout", "accent_key", "base", "expected"),
     [
         ("de", report(0, 0x35), report(0, 0x08), "ê"),  # ^ then e
-        ("de", report(0, 0x2E), report(0x02, 0x08), "É"),  # ´ then E
+        ("de", report(0, 0x2E), report(0x02, 0x08), "É"),  # acute then E
         ("fr", report(0x02, 0x2F), report(0, 0x18), "ü"),  # ¨ then u
         ("fr", report(0x40, 0x1F), report(0, 0x11), "ñ"),  # AltGr ~ then n
         ("de", report(0, 0x35), report(0, 0x1B), "^x"),  # no x with a circumflex: both, as Windows does
-        ("be", report(0x40, 0x34), report(0, 0x2C), "´"),  # ´ then space  # noqa: RUF001
+        ("be", report(0x40, 0x34), report(0, 0x2C), "´"),  # acute then space  # noqa: RUF001
     ],
 )
 def test_dead_keys_compose_with_the_next_character(layout: str, accent_key: bytes, base: bytes, expected: str) -> None:

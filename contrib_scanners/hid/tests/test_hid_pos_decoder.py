@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from paycode_hid import DecodedScan, DiscardedScan, PosDecoder, pos_reports, symbology_of
 
 Recording = Callable[[str], tuple[list[bytes], list[str]]]

@@ -6,7 +6,6 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from paycode_hid import (
     LAYOUTS,
     DecodedScan,
