@@ -32,6 +32,7 @@ log = logging.getLogger("paycode_camera")
 _DEFAULT_FILE_FPS = 30.0  # when a file does not say its frame rate
 _STREAM_TIMEOUT_MS = 5000  # open and read timeouts given to FFmpeg for stream URLs
 _VIDEO_NODE = re.compile(r"/dev/video(\d+)")
+_LOG_LEVEL_ERROR = 2  # cv::utils::logging::LOG_LEVEL_ERROR
 _quieted = False
 
 
@@ -42,7 +43,11 @@ def _quiet_opencv(cv2: Any) -> None:
     """
     global _quieted
     if not _quieted and "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        levels = getattr(cv2.utils, "logging", None)  # OpenCV 4.9 and later
+        if levels is not None:
+            levels.setLogLevel(levels.LOG_LEVEL_ERROR)
+        elif hasattr(cv2, "setLogLevel"):
+            cv2.setLogLevel(_LOG_LEVEL_ERROR)
     _quieted = True
 
 

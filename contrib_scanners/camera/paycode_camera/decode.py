@@ -11,16 +11,29 @@ zxing-cpp on the same frames::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import zxingcpp
+from paycode.errors import ScannerConfigError
 
 from ._formats import DEFAULT_FORMATS, FORMATS, canonical_format, symbology_of
 from ._roi import Roi
 
-__all__ = ["Decoded", "FrameDecoder"]
+__all__ = ["Decoded", "FrameDecoder", "invert_supported"]
+
+
+@functools.cache
+def invert_supported() -> bool:
+    """Whether the installed zxing-cpp can look for light-on-dark codes (``try_invert``, zxing-cpp 3.0 and later)."""
+    try:
+        zxingcpp.read_barcodes(np.full((8, 8), 255, np.uint8), try_invert=False)
+    except TypeError:
+        return False
+    return True
 
 
 @attrs.frozen(repr=False)
@@ -66,10 +79,16 @@ class FrameDecoder:
             "formats": zxingcpp.barcode_formats_from_str(",".join(FORMATS[f] for f in self.formats)),
             "try_rotate": rotate,
             "try_downscale": downscale,
-            "try_invert": invert,
             # the data as a hardware scanner sends it (GS as 0x1D), not the human-readable form
             "text_mode": zxingcpp.TextMode.Plain,
         }
+        if invert_supported():
+            self.read_options["try_invert"] = invert
+        elif invert:
+            raise ScannerConfigError(
+                "camera invert=1 needs zxing-cpp 3.0 or later to look for light-on-dark codes; "
+                "upgrade zxing-cpp or leave invert off"
+            )
         self._rect_for: tuple[int, int] | None = None
         self._rect: tuple[int, int, int, int] = (0, 0, 0, 0)
 

@@ -38,8 +38,22 @@ def symbol_image(text: str, symbology: str = "code128", *, scale: int = 3, quiet
     if name is None:
         raise ValueError(f"unknown symbology {symbology!r}; known: {', '.join(FORMATS)}")
     fmt = getattr(zxingcpp.BarcodeFormat, FORMATS[name])
-    image = np.asarray(zxingcpp.create_barcode(text, fmt).to_image(scale=scale), dtype=np.uint8)
+    image = _drawn(text, fmt, scale)
     return np.pad(image, quiet, constant_values=255)
+
+
+def _drawn(text: str, fmt: Any, scale: int) -> Any:
+    if hasattr(zxingcpp, "create_barcode"):
+        barcode = zxingcpp.create_barcode(text, fmt)
+        try:
+            return np.asarray(barcode.to_image(scale=scale), dtype=np.uint8)  # zxing-cpp 3
+        except TypeError:
+            pass  # zxing-cpp 2.3 sizes images differently: draw modules as below
+    # one pixel per module (one row for a linear code), scaled and given a 10-module quiet zone
+    modules = np.asarray(zxingcpp.write_barcode(fmt, text, width=0, height=0, quiet_zone=0), dtype=np.uint8)
+    if modules.shape[0] == 1:
+        modules = np.repeat(modules, 50, axis=0)
+    return np.pad(np.kron(modules, np.ones((scale, scale), np.uint8)), 10 * scale, constant_values=255)
 
 
 @attrs.frozen
