@@ -139,6 +139,8 @@ class SerialScanner:
     def _read_chunk(self) -> bytes:
         """Wait up to one poll interval for a byte, then take whatever else is already there."""
         port = self._port
+        if port is None:  # closed from another thread between two waits
+            raise ScannerGone(f"serial port {self.port_name} was closed", scanner=self.url.raw)
         try:
             first = port.read(1)
             if not first:

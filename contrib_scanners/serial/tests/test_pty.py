@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,15 @@ def test_read_timeout_returns_none(pty_scanner: PtyScanner) -> None:
         assert scanner.read(0.05) is None
         pty_scanner.write(b"\r")
         assert read_text(scanner) == CODE
+
+
+def test_close_from_another_thread_ends_a_waiting_read(pty_scanner: PtyScanner) -> None:
+    scanner = SerialScanner(f"serial://{pty_scanner.path}")
+    scanner.open()
+    closer = threading.Timer(0.1, scanner.close)
+    closer.start()
+    try:
+        with pytest.raises(ScannerGone, match=r"was closed|is not open"):
+            scanner.read(None)  # would wait forever
+    finally:
+        closer.join()
