@@ -100,14 +100,12 @@ def _one(code: str, wallet: WalletType, how: str) -> Classification:
 def _none_after_filters(
     code: str, matched: list[str], wallets: Mapping[str, WalletType], context: ClassifyContext
 ) -> Classification:
-    parts = []
-    cause = "disabled"
+    disabled = [n for n in matched if context.enabled is not None and n not in context.enabled]
+    parts = [f"{_names(disabled)} {'is' if len(disabled) == 1 else 'are'} not enabled"] if disabled else []
     for name in matched:
-        if context.enabled is not None and name not in context.enabled:
-            parts.append(f"{name} is not enabled")
-        else:
-            cause = "currency"
+        if name not in disabled:
             parts.append(f"{name} takes {'/'.join(sorted(wallets[name].currencies))}, not {context.currency}")
+    cause = "disabled" if len(disabled) == len(matched) else "currency"
     hint = ""
     if cause == "disabled" and context.enabled is not None:
         enabled = ", ".join(sorted(context.enabled)) or "none"

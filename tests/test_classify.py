@@ -107,13 +107,16 @@ def test_none_because_of_currency_or_disabled(make_host: MakeHost, wallets_plugi
     wrong_currency = host.classify(ALIPAY, "HKD")
     assert wrong_currency.cause == "currency"
     assert wrong_currency.reason == (
-        "the code matches AlipayCN-Offline and AlipayHK-Offline, but AlipayCN-Offline takes CNY, not HKD; "
-        "AlipayHK-Offline is not enabled"
+        "the code matches AlipayCN-Offline and AlipayHK-Offline, but AlipayHK-Offline is not enabled; "
+        "AlipayCN-Offline takes CNY, not HKD"
     )
     assert host.classify(WECHAT, "USD").reason.endswith("Wechat-Offline takes CNY/HKD, not USD")
     disabled = make_host(wallets_plugin, wallets=("Wechat-Offline",)).classify(ALIPAY)
     assert disabled.cause == "disabled"
-    assert disabled.reason.endswith("(enabled wallets: Wechat-Offline; setting wallets / PAYCODE_WALLETS)")
+    assert disabled.reason == (
+        "the code matches AlipayCN-Offline and AlipayHK-Offline, but AlipayCN-Offline and AlipayHK-Offline are not "
+        "enabled (enabled wallets: Wechat-Offline; setting wallets / PAYCODE_WALLETS)"
+    )
     assert disabled.candidates == ("AlipayCN-Offline", "AlipayHK-Offline")
 
 
