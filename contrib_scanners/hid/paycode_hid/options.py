@@ -31,7 +31,7 @@ _VID_PID = re.compile(r"^(?:0x)?([0-9a-fA-F]{1,4}):(?:0x)?([0-9a-fA-F]{1,4})$")
 KEYBOARD_PARAMS: Mapping[str, str] = {
     "layout": f"keyboard country the scanner is programmed for: {', '.join(LAYOUTS)} (default us)",
     "end": "what ends a scan: enter, tab, gap, comma-separated (default enter,tab)",
-    "gap": "seconds without input after which a scan under way ends (end=gap) or is discarded (default 0.5)",
+    "gap": "milliseconds without input after which a scan under way ends (end=gap) or is discarded (default 500)",
     "max_length": "longest scan in characters; longer ones are discarded (default 1024)",
     "open_retry": "seconds to retry an open refused while udev sets permissions after hot-plug (default 0.5)",
 }
@@ -43,7 +43,7 @@ T = TypeVar("T")
 class KeyboardOptions:
     layout: Layout
     end: frozenset[str]
-    gap: float
+    gap: float  # seconds
     max_length: int
     open_retry: float
 
@@ -60,7 +60,7 @@ class KeyboardOptions:
         return cls(
             layout=get_layout(url.get_str("layout", "us") or "us"),
             end=end,
-            gap=url.get_float("gap", 0.5, minimum=0.01, maximum=60.0),
+            gap=url.get_int("gap", 500, minimum=10, maximum=60_000) / 1000,
             max_length=url.get_int("max_length", 1024, minimum=1, maximum=1_000_000),
             open_retry=url.get_float("open_retry", 0.5, minimum=0.0, maximum=30.0),
         )

@@ -111,7 +111,7 @@ def test_discarded_scan_is_a_scanner_error_and_reading_goes_on(opened: list[HidS
 
 def test_a_scan_without_end_key_is_discarded_after_the_gap(opened: list[HidScanner]) -> None:
     device = keyboard_device(reports=keyboard_reports("12", end=None))
-    scanner = open_scanner("hid://0c2e:0b61?gap=0.05", ReplayBackend([device]), opened)
+    scanner = open_scanner("hid://0c2e:0b61?gap=50", ReplayBackend([device]), opened)
     with pytest.raises(ScannerError, match="the keys stopped before the end key"):
         scanner.read(2.0)
     device.push(*keyboard_reports("34"))
@@ -120,14 +120,14 @@ def test_a_scan_without_end_key_is_discarded_after_the_gap(opened: list[HidScann
 
 def test_end_gap_ends_a_scan_on_silence(opened: list[HidScanner]) -> None:
     device = keyboard_device(reports=keyboard_reports("12", end=None))
-    scanner = open_scanner("hid://0c2e:0b61?end=gap&gap=0.05", ReplayBackend([device]), opened)
+    scanner = open_scanner("hid://0c2e:0b61?end=gap&gap=50", ReplayBackend([device]), opened)
     scan = scanner.read(2.0)
     assert scan is not None and (scan.text, scan.meta["ending"]) == ("12", "gap")
 
 
 def test_a_continued_pos_scan_that_never_ends_is_discarded(opened: list[HidScanner]) -> None:
     device = pos_device(reports=pos_reports(b"8" * 80, "]Q1")[:1])
-    scanner = open_scanner("hid://0c2e:0b61?gap=0.05", ReplayBackend([device]), opened)
+    scanner = open_scanner("hid://0c2e:0b61?gap=50", ReplayBackend([device]), opened)
     with pytest.raises(ScannerError, match="last part of a continued HID POS scan never came"):
         scanner.read(2.0)
 
@@ -296,7 +296,7 @@ def test_close_from_another_thread_ends_a_blocked_read() -> None:
     [
         ("hid://0c2e:0b61?layout=dvorak", "keyboard layout 'dvorak' is not known"),
         ("hid://0c2e:0b61?end=space", "end='space' is not valid"),
-        ("hid://0c2e:0b61?gap=0", "gap='0' is not valid"),
+        ("hid://0c2e:0b61?gap=0.5", "gap='0.5' is not valid; accepted: an integer >= 10 <= 60000"),
         ("hid://0c2e:0b61?mode=wedge", "mode='wedge' is not valid; accepted: auto, keyboard, pos"),
         ("hid://0c2e:0b61?enable_report=xyz", "enable_report='xyz' is not valid"),
         ("hid://0c2e:0b61?interface=one", "interface='one' is not valid"),
