@@ -254,11 +254,10 @@ def test_paycode_pay_succeeds_in_the_sandbox_with_each_wallets_test_code(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert lines, "pay --json printed nothing"
-    text = done.stdout + done.stderr
-    assert "SUCCESS" in text and wallet.name in text
-    assert code not in text  # masked everywhere
+    result = json.loads(done.stdout.splitlines()[-1])  # the last line is the outcome
+    assert (result["result"], result["status"]) == ("paid", "SUCCESS")
+    assert (result["wallet"], result["currency"], result["amount"]) == (wallet.name, currency, "12.50")
+    assert code not in done.stdout + done.stderr  # masked everywhere
 
 
 # ---------------------------------------------------------------------------- one wallet alone, isolated
