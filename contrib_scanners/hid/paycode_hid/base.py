@@ -85,6 +85,7 @@ class DecodingScanner(abc.ABC):
     def read(self, timeout: float | None) -> Scan | None:
         """The next scan, None after ``timeout`` seconds; ScannerGone on unplug, ScannerError for discarded input."""
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        idle = False  # the last poll brought no input; until then, a passed deadline still reads what is waiting
         while True:
             if self._ready:
                 return self._deliver(self._ready.popleft())
@@ -95,15 +96,17 @@ class DecodingScanner(abc.ABC):
                 if result is not None:
                     self._ready.append(result)
                 continue
-            if deadline is not None and now >= deadline:
+            if deadline is not None and now >= deadline and (idle or now >= deadline + POLL_SLICE):
                 return None
             wait = POLL_SLICE if deadline is None else min(POLL_SLICE, deadline - now)
             if decoder.pending:
                 wait = min(wait, self._last_input + self.gap - now)
+            before = self._last_input
             with self._lock:
                 if not self.is_open:
                     continue
                 results = self._poll(max(wait, 0.001))
+            idle = self._last_input == before
             self._ready.extend(results)
 
     def close(self) -> None:

@@ -92,7 +92,6 @@ class KeyboardDecoder:
         self._altgr_bits = RIGHT_ALT if has_altgr else 0
         self._alt_bits = LEFT_ALT if has_altgr else LEFT_ALT | RIGHT_ALT
         self._previous = b""
-        self._modifier = 0
         self._chars: list[str] = []
         self._length = 0
         self._dead: str | None = None
@@ -109,7 +108,6 @@ class KeyboardDecoder:
     def reset(self) -> None:
         """Forget the scan under way and the key state (after reopening the device)."""
         self._previous = b""
-        self._modifier = 0
         self._clear_scan()
 
     def feed(self, report: bytes | Sequence[int]) -> Sequence[Result]:
@@ -128,7 +126,6 @@ class KeyboardDecoder:
         modifier = data[0]
         if self._alt_digits is not None and not modifier & self._alt_bits:
             self._type_alt_code()
-        self._modifier = modifier
         previous, self._previous = self._previous, keys
         results: list[Result] | None = None
         for usage in keys:

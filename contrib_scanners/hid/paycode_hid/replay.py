@@ -82,12 +82,6 @@ class ReplayDevice:
     def path(self) -> bytes:
         return bytes(self.info["path"])
 
-    @property
-    def unread(self) -> int:
-        """Reports not read yet."""
-        with self._changed:
-            return len(self._reports)
-
     def push(self, *reports: bytes | Sequence[int]) -> None:
         """Send more reports (wakes a waiting reader)."""
         with self._changed:

@@ -81,6 +81,13 @@ def test_pos_scan_sets_aim_symbology_and_code_id(opened: list[HidScanner]) -> No
     assert scan.meta == {"mode": "pos", "code_id": "j"}
 
 
+def test_read_with_no_time_left_still_takes_what_is_waiting(opened: list[HidScanner]) -> None:
+    scanner = open_scanner("hid://0c2e:0b61", ReplayBackend([keyboard_device()]), opened)
+    scan = scanner.read(0)
+    assert scan is not None and scan.text == CODE
+    assert scanner.read(0) is None
+
+
 def test_reports_pushed_while_reading_arrive(opened: list[HidScanner]) -> None:
     device = keyboard_device(reports=[])
     scanner = open_scanner("hid://0c2e:0b61", ReplayBackend([device]), opened)
