@@ -141,23 +141,32 @@ class Notifier:
             return None
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+        client: httpx.Client | None = None  # built at the first delivery: most servers never notify
+        try:
             while (job := self._next()) is not None:
+                client = client or httpx.Client(timeout=self.timeout, follow_redirects=False)
                 outcome = self._post(client, job)
                 with self._cond:
                     job.outcomes.append(outcome)
-                    if outcome.isdigit() and outcome.startswith("2"):
-                        job.delivered = True
-                        if job.duplicates_left:
-                            job.duplicates_left -= 1
-                            self._push(job, 0.0)
-                    elif job.delivered:
-                        pass  # a failed duplicate is not retried: the notification was acknowledged
-                    elif job.retries_used < len(self.schedule):
-                        self._push(job, self.schedule[job.retries_used])
-                        job.retries_used += 1
-                    else:
-                        job.gave_up = True
+                    self._settle(job, outcome)
+        finally:
+            if client is not None:
+                client.close()
+
+    def _settle(self, job: _Job, outcome: str) -> None:
+        """After a POST: done, deliver the duplicate, retry on the schedule, or give up."""
+        if outcome.isdigit() and outcome.startswith("2"):
+            job.delivered = True
+            if job.duplicates_left:
+                job.duplicates_left -= 1
+                self._push(job, 0.0)
+        elif job.delivered:
+            pass  # a failed duplicate is not retried: the notification was acknowledged
+        elif job.retries_used < len(self.schedule):
+            self._push(job, self.schedule[job.retries_used])
+            job.retries_used += 1
+        else:
+            job.gave_up = True
 
     def _post(self, client: httpx.Client, job: _Job) -> str:
         """One POST; the outcome is the HTTP status, ``FAIL`` for a 2xx saying FAIL, or the error's name."""
