@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -188,7 +189,9 @@ def test_wrong_salt_is_unresolved_and_charges_nothing(sandbox: SandboxServer, tm
     assert record is not None and record.abandoned and record.unresolved
     assert sandbox.orders() == []
     # with the right salt, the next terminal's recovery settles it: the gateway never saw the order
-    with Terminal(settings_for(sandbox, tmp_path)) as t:
+    # (recovery believes "no such order" only once the request could no longer arrive: connect + read timeout)
+    time.sleep(0.5)
+    with Terminal(settings_for(sandbox, tmp_path, connect_timeout=0.1, read_timeout=0.1)) as t:
         assert [r.order_id for r in t.recovered] == [p.merchant_transaction_id]
         after = t.journal.order(p.merchant_transaction_id)
     assert after is not None and after.status is PaymentStatus.FAILED and not after.unresolved

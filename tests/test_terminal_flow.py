@@ -6,6 +6,7 @@ requests, in any order) and a simulated clock, writing to a real journal.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ WALLET = WalletType(
     polling=PollingPolicy(interval=5, deadline=30),
 )
 CALL_SECONDS = 0.5  # simulated time each call takes
+#: a memory file system where there is one: the journal syncs every write to disk, which would dominate the run
+MEMORY = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 codes = st.sampled_from(["000000", "001000", "002000", "107001", "107000", "301002", "102000", "500000"])
 statuses = st.sampled_from([None, "SUCCESS", "PROCESSING", "FAILED", "CLOSED", "INIT", "AUTH_SUCCESS"])
@@ -66,7 +69,7 @@ def _says(operation: str, reply: tuple[Any, ...], status: str) -> bool:
     if reply[0] != "answer" or operation == "void":
         return False
     _, code, biz_status = reply
-    if biz_status is not None:
+    if biz_status in {s.value for s in PaymentStatus}:  # a status paycode does not know counts as none
         return bool(biz_status == status)
     if operation != "unified_pay":
         return False
@@ -74,7 +77,7 @@ def _says(operation: str, reply: tuple[Any, ...], status: str) -> bool:
     return (status == "SUCCESS" and code == "000000") or (status == "FAILED" and refused)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     script=st.lists(replies, max_size=25),
     interval=st.sampled_from([1.0, 2.0, 5.0]),
@@ -90,7 +93,7 @@ def test_pay_flow_never_decides_without_a_verified_answer(
         assert seconds >= 0
         clock[0] += seconds
 
-    with tempfile.TemporaryDirectory() as folder, Journal(Path(folder) / "j.sqlite3") as journal:
+    with tempfile.TemporaryDirectory(dir=MEMORY) as folder, Journal(Path(folder) / "j.sqlite3") as journal:
         events: list[tuple[str, str | None]] = []
         ctx = FlowContext(
             journal=journal, emit=lambda kind, order=None, **data: events.append((kind, order)), clock=lambda: clock[0]
