@@ -98,7 +98,7 @@ BAD_VALUES: dict[str, list[Any]] = {
 
 
 @given(valid_pay(), st.sampled_from(sorted(BAD_VALUES)), st.data())
-@settings(max_examples=250)
+@settings(max_examples=150)
 def test_one_bad_field_is_rejected_naming_it(biz: dict[str, Any], field: str, data: st.DataObject) -> None:
     bad = data.draw(st.sampled_from(BAD_VALUES[field]))
     if bad is None:
@@ -141,7 +141,7 @@ field_names = st.sampled_from(
 
 
 @given(st.dictionaries(field_names | st.text(max_size=10), json_values, max_size=10))
-@settings(max_examples=100)
+@settings(max_examples=60)
 def test_any_object_is_parsed_or_rejected_with_102000(biz: dict[str, Any]) -> None:
     for parse in [lambda b: parse_pay(b, WALLETS), *PARSERS]:
         try:
@@ -160,7 +160,7 @@ def make_dispatcher() -> tuple[Dispatcher, Credentials]:
 @given(
     st.sampled_from(V4_PATHS), st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v, default=str).encode())
 )
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_the_dispatcher_answers_any_body_with_a_v4_envelope(path: str, body: bytes) -> None:
     dispatcher, _ = make_dispatcher()
     reply = dispatcher.handle(path, body)
@@ -169,7 +169,7 @@ def test_the_dispatcher_answers_any_body_with_a_v4_envelope(path: str, body: byt
 
 
 @given(st.sampled_from(V4_PATHS), st.dictionaries(field_names, json_values, max_size=8))
-@settings(max_examples=200)
+@settings(max_examples=75)
 def test_signed_requests_with_any_bizcontent_get_a_signed_answer(path: str, biz: dict[str, Any]) -> None:
     dispatcher, creds = make_dispatcher()
     message = signed(
