@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import paycode_alipaycn
 import paycode_alipayhk
@@ -173,7 +174,7 @@ def test_wechat_codes_are_never_ambiguous(currency: str | None) -> None:
 
 def _classify_cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str, **env: str
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     monkeypatch.chdir(tmp_path)
     for name in [n for n in os.environ if n.startswith("PAYCODE_")]:
         monkeypatch.delenv(name)
@@ -224,7 +225,7 @@ def test_paycode_classify_ambiguous(
     status, answer = _classify_cli(capsys, monkeypatch, tmp_path, ALIPAY_CODE)
     assert status == 1
     assert answer["status"] == "ambiguous" and answer["wallet"] is None
-    assert set(answer["candidates"]) == {"AlipayCN-Offline", "AlipayHK-Offline"}  # type: ignore[arg-type]
+    assert set(answer["candidates"]) == {"AlipayCN-Offline", "AlipayHK-Offline"}
     assert "currency" in str(answer["reason"]).lower()
 
 
