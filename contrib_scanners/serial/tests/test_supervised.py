@@ -18,10 +18,13 @@ OTHER = "280000000000000002"
 class Events:
     def __init__(self) -> None:
         self.seen: list[Event] = []
+        self.reopened = threading.Event()
 
     @hookimpl
     def paycode_payment_event(self, event: Event) -> None:
         self.seen.append(event)
+        if event.kind == "scanner.reopened":
+            self.reopened.set()
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.seen if e.kind.startswith("scan")]
@@ -46,10 +49,15 @@ def test_the_socket_port_vanishes_and_comes_back(make_tcp_scanner: Any) -> None:
         assert supervisor.read(0.3) is None  # gone: reported as an event, not raised
         assert "scanner.gone" in events.kinds()
         server = make_tcp_scanner(port)
-        sender = threading.Thread(target=server.send, args=(f"{OTHER}\r".encode(),))
-        sender.start()  # sends once the supervisor has reconnected, which it does while reading
+
+        def send_when_reopened() -> None:  # pyserial drops what arrives while it opens: wait until it has
+            if events.reopened.wait(10):
+                server.send(f"{OTHER}\r".encode())
+
+        sender = threading.Thread(target=send_when_reopened)
+        sender.start()  # the supervisor reconnects while it reads
         scan = supervisor.read(10.0)
-        sender.join(5)
+        sender.join(10)
         assert scan is not None and scan.text == OTHER
     kinds = events.kinds()
     assert kinds[0] == "scanner.opened" and kinds[-1] == "scanner.closed"
