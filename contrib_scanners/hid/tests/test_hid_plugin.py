@@ -5,11 +5,13 @@ The entry point's own factory is used; only ``load_hidapi`` is pointed at a Repl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import paycode_hid.hidapi_scanner
 import pytest
+from paycode.cli import main
 from paycode.errors import ScannerConfigError
 from paycode.hookspecs import hookimpl
 from paycode.host import PluginHost
@@ -107,3 +109,31 @@ def test_pay_from_a_hid_pos_scan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert outcome(payment) == "paid"
     assert payment.wallet == "Wechat-Offline" and payment.code_masked == "1300**********0001"
     assert pos.feature_reports == [bytes([0xFE, 0x01])]  # Honeywell HID POS enabled
+
+
+def test_paycode_scan_and_devices_commands(
+    device: ReplayDevice, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no paycode.toml
+    device.push(*keyboard_reports(WECHAT_SUCCESS, "de"))
+    assert main(["scan", "--scanner", "hid://0c2e:0b61?layout=de", "--count", "1", "--timeout", "5", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["text"], line["length"], line["source"]) == ("1300**********0001", 18, "hid://0c2e:0b61?layout=de")
+    assert main(["devices", "--json"]) == 0
+    listed = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    hid = [d for d in listed if d["scheme"] == "hid"]
+    assert hid == [
+        {
+            "scheme": "hid",
+            "url": "hid://0c2e:0b61?mode=keyboard",
+            "description": "HID device (keyboard)",
+            "vendor_id": 0x0C2E,
+            "product_id": 0x0B61,
+            "serial_number": "",
+            "usage_page": 1,
+            "usage": 6,
+            "interface_number": 0,
+            "path": "/dev/hidraw3",
+            "hid_pos": False,
+        }
+    ]
