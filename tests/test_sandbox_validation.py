@@ -115,10 +115,10 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
-    | st.text(max_size=80)
+    | st.text(max_size=30)
     | st.decimals(allow_nan=False, allow_infinity=False, places=3),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=5),
-    max_leaves=20,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
 )
 field_names = st.sampled_from(
     [
