@@ -10,7 +10,11 @@ import argparse
 import json
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..sandbox import FaultSwitch, SandboxServer
 
 HELP = "run the local sandbox gateway (PingPong V4 on loopback) until Ctrl-C; --list-codes: its test codes"
 
@@ -128,7 +132,7 @@ def _schedule(text: str | None) -> list[float] | None:
     return [_seconds("--notify-schedule delay", d) for d in delays]
 
 
-def _on_signals(stop: threading.Event) -> Any:
+def _on_signals(stop: threading.Event) -> Callable[[], None]:
     """Set ``stop`` on SIGINT and SIGTERM; returns a function that restores the previous handlers."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -141,7 +145,7 @@ def _on_signals(stop: threading.Event) -> Any:
     return restore
 
 
-def _print_banner(server: Any, *, as_json: bool) -> None:
+def _print_banner(server: SandboxServer, *, as_json: bool) -> None:
     # The salt is this sandbox's own throwaway test secret: printing it is the point (docs/sandbox.md).
     account = server.credentials.as_json()
     if as_json:
@@ -163,8 +167,13 @@ def _print_banner(server: Any, *, as_json: bool) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _describe(switch: Any) -> str:
-    fields = {"path": switch.path, "times": switch.times, "seconds": switch.seconds, "status": switch.status}
+def _describe(switch: FaultSwitch) -> str:
+    fields: dict[str, object] = {
+        "path": switch.path,
+        "times": switch.times,
+        "seconds": switch.seconds,
+        "status": switch.status,
+    }
     parts = [f"{k}={v}" for k, v in fields.items() if v is not None and (k, v) != ("status", 500)]
     if switch.after_commit:
         parts.append("after_commit")

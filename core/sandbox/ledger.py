@@ -152,7 +152,7 @@ class _Refund:
     refund_id: str
     money: Money
     time_ms: int
-    status: str = "SUCCESS"
+    status: str = "SUCCESS"  # refunds settle at once in the sandbox
     answer: Answer | None = None
 
 
@@ -172,9 +172,9 @@ class _Order:
     transaction_id: str
     money: Money
     wallet: str
-    code_masked: str
-    sign_type: str
     created_ms: int
+    code_masked: str = ""  # of the current attempt's code
+    sign_type: str = "SHA256"  # of the current attempt: notifications are signed with it
     status: PaymentStatus = PaymentStatus.INIT
     attempts: list[_Attempt] = attrs.field(factory=list)
     refunds: dict[str, _Refund] = attrs.field(factory=dict)
@@ -194,7 +194,7 @@ class _Order:
 
     @property
     def refunded(self) -> Decimal:
-        return sum((r.money.amount for r in self.refunds.values() if r.status == "SUCCESS"), Decimal(0))
+        return sum((r.money.amount for r in self.refunds.values()), Decimal(0))
 
     def move(self, status: PaymentStatus, now: float) -> None:
         self.status = status
@@ -289,8 +289,6 @@ class Ledger:
                     transaction_id=self._new_id("TX"),
                     money=req.money,
                     wallet=req.wallet.name,
-                    code_masked=mask_code(req.code),
-                    sign_type=sign_type,
                     created_ms=int(now * 1000),
                 )
                 merchant.orders[order.merchant_transaction_id] = order
