@@ -126,6 +126,16 @@ def test_refuse_with_seconds_switches_itself_back(srv: SandboxServer) -> None:
     retry_gets_success(srv)
 
 
+def test_refuse_set_before_start_is_honoured() -> None:
+    server = SandboxServer(wallets=[WECHAT], notify_schedule=())
+    server.faults.refuse = True
+    with server:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", server.port)) != 0
+        server.faults.refuse = None
+        retry_gets_success(server)
+
+
 # ---------------------------------------------------------------------------- after the commit
 
 

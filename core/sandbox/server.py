@@ -94,14 +94,18 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def send_body(self, status: int, body: bytes, content_type: str, *, close: bool = False) -> None:
+        """Send one response; a client that went away (it timed out) is not an error."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
 
     def _send_text(self, status: HTTPStatus, text: str) -> None:
         self.send_body(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8", close=True)
@@ -247,7 +251,10 @@ class SandboxServer:
         except OSError as exc:
             raise ConfigError(f"sandbox cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.port = self._httpd.server_address[1]
-        self._serve()
+        if self.faults.refuse is None:
+            self._serve(self._httpd)
+        else:  # refuse was switched on before the start: bound (the port is known) but not listening
+            self._httpd.socket.close()
         self._notifier.start()
         self._housekeeping = threading.Thread(target=self._housekeep, name="paycode-sandbox-housekeeping", daemon=True)
         self._housekeeping.start()
@@ -275,10 +282,9 @@ class SandboxServer:
     ) -> None:
         self.stop()
 
-    def _serve(self) -> None:
-        assert self._httpd is not None
+    def _serve(self, httpd: _HTTPServer) -> None:
         self._serving = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="paycode-sandbox", daemon=True
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="paycode-sandbox", daemon=True
         )
         self._serving.start()
 
@@ -300,7 +306,7 @@ class SandboxServer:
                 self._stop_listening()
             elif self._serving is None:
                 self._httpd.reopen()
-                self._serve()
+                self._serve(self._httpd)
 
     def _housekeep(self) -> None:
         while not self._stopping.wait(HOUSEKEEPING_INTERVAL):
@@ -342,10 +348,7 @@ class SandboxServer:
         data = reply.body()
         if faults.take("truncated_body", path):
             data = data[: len(data) // 2]
-        try:
-            handler.send_body(reply.http_status, data, "application/json; charset=utf-8")
-        except OSError:
-            handler.close_connection = True  # the client went away (timed out): nothing to tell it
+        handler.send_body(reply.http_status, data, "application/json; charset=utf-8")
 
     @staticmethod
     def _send_status(handler: _Handler, status: int) -> None:
