@@ -31,7 +31,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(st.dictionaries(st.text(max_size=10), values, max_size=6))
 def test_round_trip_is_exact(biz: dict[str, Any]) -> None:
     text = serialise(biz)
