@@ -147,22 +147,16 @@ class _Attempt:
 
 
 @attrs.define
-class _Refund:
-    merchant_refund_id: str
-    refund_id: str
+class _Operation:
+    """A refund or a void of an order: the merchant's id for it, the gateway's, and the answer stored for repeats.
+
+    Both settle at once in the sandbox, so their status is always SUCCESS.
+    """
+
+    merchant_id: str
+    gateway_id: str
     money: Money
     time_ms: int
-    status: str = "SUCCESS"  # refunds settle at once in the sandbox
-    answer: Answer | None = None
-
-
-@attrs.define
-class _Void:
-    merchant_void_id: str
-    void_id: str
-    money: Money
-    time_ms: int
-    status: str = "SUCCESS"
     answer: Answer | None = None
 
 
@@ -177,8 +171,8 @@ class _Order:
     sign_type: str = "SHA256"  # of the current attempt: notifications are signed with it
     status: PaymentStatus = PaymentStatus.INIT
     attempts: list[_Attempt] = attrs.field(factory=list)
-    refunds: dict[str, _Refund] = attrs.field(factory=dict)
-    voids: dict[str, _Void] = attrs.field(factory=dict)
+    refunds: dict[str, _Operation] = attrs.field(factory=dict)  # by merchantRefundId
+    voids: dict[str, _Operation] = attrs.field(factory=dict)  # by merchantVoidId
     notification_url: str | None = None
     close_notification_url: str | None = None
     closes_at: float | None = None  # wall time a PROCESSING attempt is closed by the gateway
@@ -208,8 +202,8 @@ class _Merchant:
     orders: dict[str, _Order] = attrs.field(factory=dict)
     by_transaction_id: dict[str, _Order] = attrs.field(factory=dict)
     by_request_id: dict[str, _Order] = attrs.field(factory=dict)
-    by_refund_id: dict[str, _Order] = attrs.field(factory=dict)
-    by_void_id: dict[str, _Order] = attrs.field(factory=dict)
+    by_refund_id: dict[str, tuple[_Order, _Operation]] = attrs.field(factory=dict)
+    by_void_id: dict[str, tuple[_Order, _Operation]] = attrs.field(factory=dict)
 
 
 def _not_found(what: str) -> Answer:
@@ -218,6 +212,16 @@ def _not_found(what: str) -> Answer:
 
 def _duplicate(description: str) -> Answer:
     return Answer("107000", f"duplicated transaction: {description}")
+
+
+def _repeated(earlier: tuple[_Order, _Operation] | None, order: _Order, money: Money, kind: str) -> Answer | None:
+    """For a refund or void id seen before: the stored answer when it is the same operation, else 107000."""
+    if earlier is None:
+        return None
+    first_order, operation = earlier
+    if first_order is not order or operation.money != money or operation.answer is None:
+        return _duplicate(f"merchant{kind.title()}Id {operation.merchant_id} was already used for another {kind}")
+    return operation.answer
 
 
 # ---------------------------------------------------------------------------- the ledger
@@ -404,12 +408,9 @@ class Ledger:
             order = merchant.orders.get(req.merchant_transaction_id)
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
-            known = merchant.by_refund_id.get(req.merchant_refund_id)
-            if known is not None:
-                refund = known.refunds[req.merchant_refund_id]
-                if known is not order or refund.money != req.money or refund.answer is None:
-                    return _duplicate(f"merchantRefundId {req.merchant_refund_id} was already used for another refund")
-                return refund.answer
+            stored = _repeated(merchant.by_refund_id.get(req.merchant_refund_id), order, req.money, "refund")
+            if stored is not None:
+                return stored
             self._expire(merchant, order, now)
             if order.status is not PaymentStatus.SUCCESS:
                 return Answer(
@@ -431,9 +432,9 @@ class Ledger:
                     f"{_in_currency(refundable, order.money)} (paid {order.money}, "
                     f"refunded {_in_currency(order.refunded, order.money)})",
                 )
-            refund = _Refund(req.merchant_refund_id, self._new_id("RF"), req.money, int(now * 1000))
-            order.refunds[refund.merchant_refund_id] = refund
-            merchant.by_refund_id[refund.merchant_refund_id] = order
+            refund = _Operation(req.merchant_refund_id, self._new_id("RF"), req.money, int(now * 1000))
+            order.refunds[refund.merchant_id] = refund
+            merchant.by_refund_id[refund.merchant_id] = (order, refund)
             refund.answer = Answer("000000", "refund succeeded", self._refund_biz(order, refund))
             if req.notification_url:
                 self._post(merchant, order, req.notification_url, "REFUND", self._refund_biz(order, refund))
@@ -445,7 +446,7 @@ class Ledger:
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
             for refund in order.refunds.values():
-                if refund.merchant_refund_id == req.merchant_refund_id or refund.refund_id == req.refund_id:
+                if refund.merchant_id == req.merchant_refund_id or refund.gateway_id == req.refund_id:
                     return Answer("001000", "request succeeded", self._refund_biz(order, refund))
             return _not_found(f"no refund {req.merchant_refund_id or req.refund_id} on this order")
 
@@ -459,12 +460,9 @@ class Ledger:
             order = merchant.orders.get(req.merchant_transaction_id)
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
-            known = merchant.by_void_id.get(req.merchant_void_id)
-            if known is not None:
-                done = known.voids[req.merchant_void_id]
-                if known is not order or done.answer is None:
-                    return _duplicate(f"merchantVoidId {req.merchant_void_id} was already used for another order")
-                return done.answer
+            stored = _repeated(merchant.by_void_id.get(req.merchant_void_id), order, req.money, "void")
+            if stored is not None:
+                return stored
             self._expire(merchant, order, now)
             if req.money != order.money:
                 return Answer(
@@ -478,9 +476,9 @@ class Ledger:
                 )
             if order.status is not PaymentStatus.CLOSED:
                 self._close(merchant, order, now, "void")
-            void = _Void(req.merchant_void_id, self._new_id("VD"), req.money, int(now * 1000))
-            order.voids[void.merchant_void_id] = void
-            merchant.by_void_id[void.merchant_void_id] = order
+            void = _Operation(req.merchant_void_id, self._new_id("VD"), req.money, int(now * 1000))
+            order.voids[void.merchant_id] = void
+            merchant.by_void_id[void.merchant_id] = (order, void)
             void.answer = Answer("000000", "void succeeded: the order is closed", self._void_biz(order, void))
             if req.notification_url:
                 self._post(merchant, order, req.notification_url, "VOID", self._void_biz(order, void))
@@ -513,29 +511,29 @@ class Ledger:
             "paymentMethod": {"type": order.wallet},
         }
 
-    def _refund_biz(self, order: _Order, refund: _Refund) -> dict[str, Any]:
+    def _refund_biz(self, order: _Order, refund: _Operation) -> dict[str, Any]:
         return {
             "transactionId": order.transaction_id,
             "merchantTransactionId": order.merchant_transaction_id,
-            "merchantRefundId": refund.merchant_refund_id,
-            "refundId": refund.refund_id,
+            "merchantRefundId": refund.merchant_id,
+            "refundId": refund.gateway_id,
             "amount": _wire_amount(refund.money.amount),
             "currency": refund.money.currency,
-            "status": refund.status,
+            "status": "SUCCESS",
             "refundTime": str(refund.time_ms),
             "transactionTime": str(refund.time_ms),
             "paymentMethod": {"type": order.wallet},
         }
 
-    def _void_biz(self, order: _Order, void: _Void) -> dict[str, Any]:
+    def _void_biz(self, order: _Order, void: _Operation) -> dict[str, Any]:
         return {
             "transactionId": order.transaction_id,
             "merchantTransactionId": order.merchant_transaction_id,
-            "merchantVoidId": void.merchant_void_id,
-            "voidId": void.void_id,
+            "merchantVoidId": void.merchant_id,
+            "voidId": void.gateway_id,
             "amount": _wire_amount(void.money.amount),
             "currency": void.money.currency,
-            "status": void.status,
+            "status": "SUCCESS",
             "transactionStatus": order.status.value,
             "transactionTime": str(void.time_ms),
         }
@@ -584,7 +582,7 @@ class Ledger:
             charged=order.charged,
             refunded=order.refunded,
             refunds=tuple(
-                RefundView(r.merchant_refund_id, r.refund_id, r.money.amount, r.money.currency, r.status)
+                RefundView(r.merchant_id, r.gateway_id, r.money.amount, r.money.currency, "SUCCESS")
                 for r in order.refunds.values()
             ),
             request_ids=tuple(a.request_id for a in order.attempts),
