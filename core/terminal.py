@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import bizcontent
-from .errors import ConfigError, MoneyError, ScanTimeout, UsageError
+from .errors import ConfigError, MoneyError, PaycodeError, ScanTimeout, UsageError
 from .journal import Journal
 from .masking import mask_code
 from .models import Money, Payment, PaymentRequest, PollingPolicy, Scan, WalletType
@@ -160,6 +162,15 @@ class _TerminalBase:
             return []
         return list(recover(self.journal, client, self.host, late_success=self.settings.late_success))
 
+    @contextmanager
+    def reporting(self, operation: str, order_id: str | None = None) -> Iterator[None]:
+        """Emit ``payment.error`` for a paycode error raised inside, then let it go on."""
+        try:
+            yield
+        except PaycodeError as exc:
+            self.host.emit("payment.error", order_id, operation=operation, error=exc.message, type=type(exc).__name__)
+            raise
+
     def _close_journal(self) -> None:
         if self._own_journal:
             self.journal.close()
@@ -224,16 +235,17 @@ class Terminal(_TerminalBase):
         Returns the :class:`~paycode.models.Payment`; :func:`outcome` tells paid, not paid
         or unresolved. Bad input raises a UsageError before anything is sent.
         """
-        sale = self.sale(amount, currency, order_id)
-        if code is not None:
-            text = self.given_code(sale, code)
-        elif supervisor is not None:
-            text = _scanned(supervisor.read(timeout=scan_timeout), scan_timeout)
-        else:
-            text = self._scan(scanner, scan_timeout)
-        wallet = self.wallet_for(sale, text)
-        policy = self.polling(wallet, poll_interval, deadline)
-        return drive(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+        with self.reporting("pay", order_id):
+            sale = self.sale(amount, currency, order_id)
+            if code is not None:
+                text = self.given_code(sale, code)
+            elif supervisor is not None:
+                text = _scanned(supervisor.read(timeout=scan_timeout), scan_timeout)
+            else:
+                text = self._scan(scanner, scan_timeout)
+            wallet = self.wallet_for(sale, text)
+            policy = self.polling(wallet, poll_interval, deadline)
+            return drive(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
 
     def _scan(self, url: str | None, timeout: float) -> str:
         with self.host.open_scanner(url) as supervisor:
@@ -241,7 +253,8 @@ class Terminal(_TerminalBase):
 
     def query(self, order_id: str) -> Payment:
         """The order's state at the gateway (the journal follows a verified answer)."""
-        return drive(query_flow(self.context, order_id), self.gateway)
+        with self.reporting("query", order_id):
+            return drive(query_flow(self.context, order_id), self.gateway)
 
     def refund(
         self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
@@ -249,7 +262,8 @@ class Terminal(_TerminalBase):
         """Refund part or all of a paid order; never more than was paid minus what is refunded or pending."""
         value = amount.amount if isinstance(amount, Money) else amount
         policy = self.refund_polling(poll_interval, deadline)
-        return drive(refund_flow(self.context, order_id, value, policy), self.gateway)
+        with self.reporting("refund", order_id):
+            return drive(refund_flow(self.context, order_id, value, policy), self.gateway)
 
     def close(self) -> None:
         """Close the gateway client and the journal this terminal opened (safe to call twice)."""
@@ -335,16 +349,17 @@ class AsyncTerminal(_TerminalBase):
     ) -> Payment:
         """As :meth:`Terminal.pay`, awaited; the scan is read in a worker thread."""
         await self.start()
-        sale = self.sale(amount, currency, order_id)
-        if code is not None:
-            text = self.given_code(sale, code)
-        elif supervisor is not None:
-            text = _scanned(await supervisor.aread(timeout=scan_timeout), scan_timeout)
-        else:
-            text = await self._scan(scanner, scan_timeout)
-        wallet = self.wallet_for(sale, text)
-        policy = self.polling(wallet, poll_interval, deadline)
-        return await drive_async(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+        with self.reporting("pay", order_id):
+            sale = self.sale(amount, currency, order_id)
+            if code is not None:
+                text = self.given_code(sale, code)
+            elif supervisor is not None:
+                text = _scanned(await supervisor.aread(timeout=scan_timeout), scan_timeout)
+            else:
+                text = await self._scan(scanner, scan_timeout)
+            wallet = self.wallet_for(sale, text)
+            policy = self.polling(wallet, poll_interval, deadline)
+            return await drive_async(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
 
     async def _scan(self, url: str | None, timeout: float) -> str:
         supervisor = self.host.open_scanner(url)
@@ -355,7 +370,8 @@ class AsyncTerminal(_TerminalBase):
 
     async def query(self, order_id: str) -> Payment:
         await self.start()
-        return await drive_async(query_flow(self.context, order_id), self.gateway)
+        with self.reporting("query", order_id):
+            return await drive_async(query_flow(self.context, order_id), self.gateway)
 
     async def refund(
         self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
@@ -363,7 +379,8 @@ class AsyncTerminal(_TerminalBase):
         await self.start()
         value = amount.amount if isinstance(amount, Money) else amount
         policy = self.refund_polling(poll_interval, deadline)
-        return await drive_async(refund_flow(self.context, order_id, value, policy), self.gateway)
+        with self.reporting("refund", order_id):
+            return await drive_async(refund_flow(self.context, order_id, value, policy), self.gateway)
 
     async def close(self) -> None:
         """Close the gateway client and the journal this terminal opened (safe to call twice)."""

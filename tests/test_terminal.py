@@ -242,12 +242,20 @@ def test_query_follows_the_gateway(terminal: Terminal) -> None:
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(
-    terminal: Terminal, sandbox: SandboxServer, kwargs: dict[str, Any], error: type[Exception], why: str
+    terminal: Terminal,
+    sandbox: SandboxServer,
+    recorder: Recorder,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    why: str,
 ) -> None:
     kwargs["code"] = kwargs.pop("raw", None) or code(terminal.host, "001")
     with pytest.raises(error, match=why):
         terminal.pay(**kwargs)
     assert sandbox.orders() == [] and terminal.journal.orders() == []
+    (reported,) = [e for e in recorder.events if e.kind == "payment.error"]
+    assert reported.data["type"] == error.__name__
+    assert reported.data["operation"] == "pay" and reported.data["error"]
 
 
 def test_replay_scanner_feeds_the_flow(terminal: Terminal, tmp_path: Path, recorder: Recorder) -> None:

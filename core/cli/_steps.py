@@ -48,6 +48,8 @@ def describe(event: Event) -> str:
     if kind == "payment.refund":
         status = f" {d['status']}" if d.get("status") else ""
         return f"refund    {d.get('step')} {d.get('amount')} {d.get('currency')}{status}"
+    if kind == "payment.error":
+        return ""  # the command prints the error itself, once, on stderr
     if kind.startswith("scanner."):
         detail = d.get("error") or d.get("reason") or ""
         return f"scanner   {kind.partition('.')[2]} {d.get('scanner', '')}{': ' + str(detail) if detail else ''}"
@@ -84,7 +86,9 @@ class StepPrinter:
         ):
             return  # the progress line shows the waiting
         self._stop_spinner()
-        self.line(describe(event))
+        text = describe(event)
+        if text:
+            self.line(text)
         if self.progress and event.kind == "payment.state" and event.data.get("status") == "PROCESSING":
             self._start_spinner()
 
