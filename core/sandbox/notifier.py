@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx
 
+from ..errors import UsageError
 from ..plugin_types import SignerType
 from ..signing import signed
 from .faults import DEFAULT_SECONDS, Faults
@@ -78,7 +79,7 @@ class Notifier:
         timeout: float = 5.0,
     ) -> None:
         if any(not delay >= 0 for delay in schedule):
-            raise ValueError("notification retry delays must be numbers of seconds, 0 or more")
+            raise UsageError(f"notification retry delays {list(schedule)}: give numbers of seconds, 0 or more")
         self.schedule = tuple(float(d) for d in schedule)
         self.timeout = timeout
         self._signers = signers
