@@ -220,7 +220,7 @@ def chunked(draw: st.DrawFn, stream: bytes) -> list[bytes]:
     return [stream[a:b] for a, b in pairwise(bounds) if a < b]
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(codes=st.lists(CODE_TEXT, min_size=1, max_size=8), suffix=FRAMINGS, stx=st.booleans(), data=st.data())
 def test_any_chunking_of_framed_codes_gives_exactly_the_codes_once_each(
     codes: list[bytes], suffix: str | None, stx: bool, data: st.DataObject
