@@ -4,6 +4,7 @@
     python3 dev.py demo     # create .venv, install every distribution, run `paycode demo`
     python3 dev.py test     # same set-up, then run the whole test suite
     python3 dev.py bench    # same set-up, then run the benchmarks (docs/benchmarks.md)
+    python3 dev.py lint     # same set-up, then ruff and mypy (strict) over the core and every plugin
     python3 dev.py shell    # print the path of the environment's activate script
 
 The virtual environment lives in ``.venv`` (override with PAYCODE_VENV). Every
@@ -72,7 +73,7 @@ def run(*cmd: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "bench", "shell"}:
+    if not argv or argv[0] not in {"demo", "test", "bench", "lint", "shell"}:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     what, rest = argv[0], argv[1:]
@@ -87,6 +88,9 @@ def main(argv: list[str]) -> int:
         return code
     if what == "bench":
         return run(str(PY), "-m", "tests.bench", *rest)
+    if what == "lint":
+        ruff = run(str(PY), "-m", "ruff", "check", ".", *rest)
+        return ruff or run(str(PY), str(ROOT / "tools" / "typecheck.py"))
     print(BIN / "activate")
     return 0
 
