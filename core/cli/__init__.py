@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, never a traceback
+    except Exception as exc:  # last line of defence: one line, never a traceback
         if os.environ.get("PAYCODE_DEBUG"):
             raise
         print(
