@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "paycode recover needs the gateway the orders were sent to; the embedded sandbox "
                 "(gateway = sandbox) forgets its orders when its process ends: set PAYCODE_GATEWAY to a site "
-                "or to the URL `paycode sandbox` prints"
+                "or to the URL that paycode sandbox prints"
             )
         from ..host import PluginHost
 
