@@ -68,7 +68,7 @@ def test_supervisor_reads_a_video_to_its_end(videos: Any) -> None:
     recorder = Recorder()
     host = host_with(recorder)
     with host.open_scanner(f"camera+file://{videos.sequence}?end=stop") as supervisor:
-        scans = list(supervisor.scans(count=10, timeout=20.0))
+        scans = list(supervisor.scans(count=10, timeout=60.0))
     assert [s.text for s in scans] == [A, B, D, A]
     kinds = [e.kind for e in recorder.events]
     assert kinds == ["scanner.opened", "scan", "scan", "scan", "scan", "scanner.closed"]
@@ -80,7 +80,7 @@ def test_file_scans_are_timed_by_the_video_clock(videos: Any) -> None:
     scanner = CameraScanner.from_url(f"camera+file://{videos.sequence}")
     scanner.open()
     try:
-        first, second = scanner.read(10.0), scanner.read(10.0)
+        first, second = scanner.read(60.0), scanner.read(60.0)
     finally:
         scanner.close()
     assert first is not None and second is not None
@@ -92,9 +92,9 @@ def test_end_stop_reports_the_input_exhausted(videos: Any) -> None:
     scanner = CameraScanner.from_url(f"camera+file://{videos.layout}?end=stop")
     scanner.open()
     try:
-        assert scanner.read(5.0) is not None and scanner.read(5.0) is not None
+        assert scanner.read(60.0) is not None and scanner.read(60.0) is not None
         with pytest.raises(ScannerExhausted, match="end of the video file after 6 frames"):
-            scanner.read(5.0)
+            scanner.read(60.0)
     finally:
         scanner.close()
 

@@ -67,7 +67,7 @@ def test_stream_password_is_redacted_in_scans(video_server: str) -> None:
     scanner = CameraScanner.from_url(f"camera://?url={base}/layout.avi")
     scanner.open()
     try:
-        scan = scanner.read(5.0)
+        scan = scanner.read(60.0)
     finally:
         scanner.close()
     assert scan is not None
@@ -124,8 +124,11 @@ def test_close_from_another_thread_wakes_a_read_waiting_at_the_end_of_a_file(vid
     scanner = CameraScanner.from_url(f"camera+file://{videos.layout}")
     scanner.open()
     try:
-        while not scanner.ended:
+        for _ in range(1000):  # read to the end of the file
+            if scanner.ended:
+                break
             scanner.read(0.05)
+        assert scanner.ended
         closer = threading.Timer(0.05, scanner.close)
         closer.start()
         assert scanner.read(None) is None  # returns once closed, instead of waiting forever
