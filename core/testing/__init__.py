@@ -1,1 +1,63 @@
-"""Conformance suites and fixtures for plugin authors (pytest plugin ``paycode``)."""
+"""Conformance suites and fixtures for plugin authors (the pytest plugin ``paycode``).
+
+Installed with paycode and loaded by pytest through the ``pytest11`` entry point, so a plugin's
+tests only subclass a suite::
+
+    from paycode.testing import WalletConformance
+
+    class TestUnionPayConformance(WalletConformance):
+        plugin = paycode_unionpay
+
+- :class:`ScannerConformance` with a :class:`ScannerRig` the plugin's test provides,
+- :class:`WalletConformance`,
+- :class:`SignerConformance` with :class:`KnownAnswer` vectors,
+
+and the fixtures ``paycode_host`` (a host holding given plugins), ``paycode_events`` (an
+:class:`EventRecorder`) and ``paycode_sandbox_terminal`` (a terminal on the embedded sandbox).
+docs/conformance.md documents every check.
+
+Importing this module stays cheap (pytest imports it in every run): the suites, and the
+hypothesis and paycode modules they need, load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "EventRecorder",
+    "KnownAnswer",
+    "NearMiss",
+    "ScannerConformance",
+    "ScannerRig",
+    "SignerConformance",
+    "WalletConformance",
+    "near_misses",
+    "plugin_host",
+]
+
+_LAZY = {
+    "EventRecorder": "paycode.testing._hosts",
+    "plugin_host": "paycode.testing._hosts",
+    "ScannerConformance": "paycode.testing.scanners",
+    "ScannerRig": "paycode.testing.scanners",
+    "WalletConformance": "paycode.testing.wallets",
+    "NearMiss": "paycode.testing.wallets",
+    "near_misses": "paycode.testing.wallets",
+    "SignerConformance": "paycode.testing.signers",
+    "KnownAnswer": "paycode.testing.signers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'paycode.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+# the fixtures pytest finds in this plugin module
+from ._fixtures import paycode_events as paycode_events  # noqa: E402
+from ._fixtures import paycode_host as paycode_host  # noqa: E402
+from ._fixtures import paycode_sandbox_terminal as paycode_sandbox_terminal  # noqa: E402
