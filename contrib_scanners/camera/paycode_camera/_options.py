@@ -86,6 +86,15 @@ class CameraOptions:
     loop: bool = False
     stop_at_end: bool = False
 
+    @property
+    def label(self) -> str:
+        """What the URL names, in words, for messages: ``camera 0``, ``stream rtsp://…``, ``video file clip.avi``."""
+        if self.kind == "stream":
+            return f"stream {redact_url(str(self.target))}"
+        if self.kind == "file":
+            return f"video file {self.target}"
+        return f"camera {self.target}"
+
     @classmethod
     def from_url(cls, url: ScannerURL) -> CameraOptions:
         scheme = url.scheme

@@ -126,7 +126,7 @@ class CameraScanner:
             if self._pending:
                 return self._pending.popleft()
             if self._closed.is_set() or self._cap is None:
-                raise ScannerGone(f"{self.options.source}: the scanner is not open", scanner=self.options.source)
+                raise ScannerGone(f"{self.options.label} is not open", scanner=self.options.source)
             if self._ended:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is None or remaining > 0:
@@ -157,7 +157,7 @@ class CameraScanner:
             if not cap.isOpened():
                 cap.release()
                 raise ScannerGone(
-                    f"{opts.source}: the stream could not be opened (unreachable, refused, or not a video stream)",
+                    f"{opts.label} could not be opened (unreachable, refused, or not a video stream)",
                     scanner=opts.source,
                 )
             return cap
@@ -166,8 +166,7 @@ class CameraScanner:
         if not cap.isOpened():
             cap.release()
             raise ScannerGone(
-                f"{opts.source}: the camera could not be opened (not connected, in use by another program, "
-                "or no permission)",
+                f"{opts.label} could not be opened (not connected, in use by another program, or no permission)",
                 scanner=opts.source,
             )
         if opts.width:
@@ -179,16 +178,13 @@ class CameraScanner:
     def _open_file(self, cv2: Any, path: str) -> Any:
         if not os.path.isfile(path):
             raise ScannerConfigError(
-                f"{self.options.source}: no video file at {path!r}; give the path of a video OpenCV can read "
-                "(for example an MJPG .avi)",
+                f"no video file at {path!r}; give the path of a video OpenCV can read (for example an MJPG .avi)",
                 scanner=self.options.source,
             )
         cap = cv2.VideoCapture(path)
         if not cap.isOpened():
             cap.release()
-            raise ScannerConfigError(
-                f"{self.options.source}: {path!r} is not a video OpenCV can read", scanner=self.options.source
-            )
+            raise ScannerConfigError(f"{path!r} is not a video file OpenCV can read", scanner=self.options.source)
         fps = cap.get(cv2.CAP_PROP_FPS)
         self._file_fps = fps if fps and fps > 0 and fps == fps else _DEFAULT_FILE_FPS
         return cap
@@ -258,7 +254,7 @@ class CameraScanner:
         if opts.kind != "file":
             self._release()
             raise ScannerGone(
-                f"{opts.source}: the {opts.kind if opts.kind == 'stream' else 'camera'} stopped delivering frames",
+                f"{opts.label} stopped delivering frames",
                 scanner=opts.source,
             )
         if opts.loop and self._pass_frames > 0:
@@ -272,7 +268,7 @@ class CameraScanner:
         if opts.stop_at_end:
             self._release()
             raise ScannerExhausted(
-                f"{opts.source}: end of the video file after {self._frame_index} frames",
+                f"end of {opts.label} after {self._frame_index} frames",
                 scanner=opts.source,
             )
 
@@ -282,12 +278,12 @@ def _device_index(target: int | str, source: str) -> int:
     if isinstance(target, int):
         return target
     if not os.path.exists(target):
-        raise ScannerGone(f"{source}: no device at {target}", scanner=source)
+        raise ScannerGone(f"camera {target}: no such device (not connected?)", scanner=source)
     resolved = os.path.realpath(target)
     match = _VIDEO_NODE.fullmatch(resolved)
     if match is None:
         raise ScannerConfigError(
-            f"{source}: {target} is not a video device (it resolves to {resolved}, not /dev/videoN)",
+            f"camera {target} is not a video device (it resolves to {resolved}, not /dev/videoN)",
             scanner=source,
         )
     return int(match.group(1))

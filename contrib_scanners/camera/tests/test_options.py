@@ -38,6 +38,11 @@ def test_sources(url: str, kind: str, target: object) -> None:
     assert (opts.kind, opts.target) == (kind, target)
 
 
+def test_labels_name_the_source_in_words() -> None:
+    assert options("camera://2").label == "camera 2"
+    assert options("camera+file:///tmp/a.avi").label == "video file /tmp/a.avi"
+
+
 def test_defaults() -> None:
     opts = options("camera://0")
     assert opts.formats == ("qr", "code128")
@@ -105,6 +110,7 @@ def test_passwords_never_show() -> None:
     opts = options(url)
     assert opts.target == "rtsp://admin:s3cret@10.0.0.5:554/stream1"  # OpenCV needs it
     assert "s3cret" not in opts.source and "admin:***@10.0.0.5" in opts.source
+    assert opts.label == "stream rtsp://admin:***@10.0.0.5:554/stream1"
     with pytest.raises(ScannerConfigError) as caught:
         options("camera://0?url=rtsp://admin:s3cret@10.0.0.5/s")
     assert "s3cret" not in str(caught.value)

@@ -50,7 +50,7 @@ def test_stream_over_http_gives_the_codes_then_ends_as_gone(video_server: str) -
     scanner.open()
     try:
         scans: list[Scan] = []
-        with pytest.raises(ScannerGone, match="the stream stopped delivering frames"):
+        with pytest.raises(ScannerGone, match=r"stream http://127\.0\.0\.1:\d+/layout\.avi stopped delivering frames"):
             for _ in range(100):
                 scan = scanner.read(2.0)
                 if scan is not None:
@@ -83,14 +83,14 @@ def test_unreachable_stream_is_gone() -> None:
 
 def test_missing_camera_index_is_gone() -> None:
     scanner = CameraScanner.from_url("camera://63")
-    with pytest.raises(ScannerGone, match=r"camera://63: the camera could not be opened \(not connected"):
+    with pytest.raises(ScannerGone, match=r"camera 63 could not be opened \(not connected"):
         scanner.open()
     scanner.close()
 
 
 def test_missing_device_path_is_gone(tmp_path: Path) -> None:
     scanner = CameraScanner.from_url(f"camera://{tmp_path}/video9")
-    with pytest.raises(ScannerGone, match="no device at"):
+    with pytest.raises(ScannerGone, match="video9: no such device"):
         scanner.open()
 
 
@@ -116,7 +116,7 @@ def test_missing_file_and_non_video_file_are_configuration_errors(tmp_path: Path
         CameraScanner.from_url(f"camera+file://{tmp_path}/none.avi").open()
     text = tmp_path / "notes.avi"
     text.write_text("not a video\n")
-    with pytest.raises(ScannerConfigError, match="is not a video OpenCV can read"):
+    with pytest.raises(ScannerConfigError, match="is not a video file OpenCV can read"):
         CameraScanner.from_url(f"camera+file://{text}").open()
 
 
