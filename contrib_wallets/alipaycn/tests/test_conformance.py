@@ -1,0 +1,9 @@
+"""paycode-alipaycn against paycode's wallet conformance suite (paycode.testing), loaded through its entry point."""
+
+from __future__ import annotations
+
+from paycode.testing import WalletConformance
+
+
+class TestAlipayCNConformance(WalletConformance):
+    entry_point = "alipaycn"
