@@ -88,7 +88,7 @@ def test_all_resolved_exits_0(sandbox: SandboxServer, tmp_path: Path, capsys: py
 
 
 def test_some_unresolved_exits_3(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    crashed_lane(tmp_path, sent=["paid-1"], waiting=["slow-1"])
+    crashed_lane(tmp_path, sent=["paid-1"], waiting=("slow-1",))
     status, out, err = run(capsys, "--json")
     rows = [json.loads(line) for line in out.splitlines()]
     assert (status, err) == (3, "")
