@@ -285,7 +285,7 @@ class OrderRecord:
             "deadline_at": _iso(self.deadline_at),
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
-            "attempts": self.attempt_count,
+            "attempt_count": self.attempt_count,
             "unknown_attempts": self.unknown_attempts,
             "unresolved": self.unresolved,
         }

@@ -88,6 +88,7 @@ def test_json_lines_one_per_order(journal_path: Path, capsys: pytest.CaptureFixt
     assert status == 0 and [r["order_id"] for r in rows] == ["order-2", "order-1", "order-0"]
     assert rows[2]["amount"] == "12.50" and rows[2]["refunded"] == "2.50" and rows[2]["code"] == "1300**********0001"
     assert rows[1]["unresolved"] is True and rows[2]["unresolved"] is False
+    assert rows[2]["attempt_count"] == 1 and rows[2]["unknown_attempts"] == 0
 
 
 def test_one_orders_history(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
