@@ -159,16 +159,25 @@ def check_registration(host: PluginHost, rig: ScannerRig) -> None:
         raise AssertionError(f"the rig's URL is refused: {exc}") from None
 
 
+def _step(what: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:
+        raise AssertionError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
 def check_closes_cleanly(make_scanner: MakeScanner) -> None:
     """close() before open() and twice after it is safe; reading a closed scanner is a ScannerError, not a crash."""
-    make_scanner().close()
+    _step("close() before open()", make_scanner().close)
     scanner = _opened(make_scanner)
-    scanner.close()
-    scanner.close()
+    _step("close()", scanner.close)
+    _step("a second close()", scanner.close)
     try:
         result = _bounded("read() after close()", lambda: scanner.read(0.05), 10.0, lambda: None)
     except ScannerError:
         return
+    except Exception as exc:
+        raise AssertionError(f"read() after close() raised {type(exc).__name__}: {exc}; raise ScannerGone") from exc
     assert result is None, "read() after close() returned a scan"
 
 
@@ -305,8 +314,8 @@ def check_supervised_unplug(host: PluginHost, events: EventRecorder, rig: Scanne
     )
 
 
-def check_timeout(make_scanner: MakeScanner) -> None:
-    """With nothing to read, read(timeout) returns None: for 0 s and for a short wait."""
+def check_timeout(make_scanner: MakeScanner, *, limit: float = 10.0) -> None:
+    """With nothing to read, read(timeout) returns None: for 0 s and for a short wait (a hang fails after ``limit``)."""
     scanner = _opened(make_scanner)
     try:
         for timeout in (0.0, 0.05):
@@ -314,8 +323,12 @@ def check_timeout(make_scanner: MakeScanner) -> None:
             def read(timeout: float = timeout) -> Scan | None:
                 return scanner.read(timeout)
 
-            result = _bounded(f"read({timeout:g}) with no input", read, 10.0, scanner.close)
-            assert result is None, f"read({timeout:g}) with no input returned {result!r}, not None"
+            what = f"read({timeout:g}) with no input"
+            try:
+                result = _bounded(what, read, limit, scanner.close)
+            except ScannerError as exc:
+                raise AssertionError(f"{what} raised {type(exc).__name__}: {exc}; return None") from exc
+            assert result is None, f"{what} returned {result!r}, not None"
     finally:
         scanner.close()
 
