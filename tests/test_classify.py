@@ -203,7 +203,7 @@ def test_a_failing_classify_plugin_is_an_error(
 
 
 @given(st.text(max_size=30))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_classify_never_raises_and_only_ascii_digit_codes_get_a_wallet(code: str) -> None:
     result = classify(code, WALLETS)
     assert result.status in ("one", "none", "ambiguous")
@@ -220,7 +220,7 @@ def test_classify_never_raises_and_only_ascii_digit_codes_get_a_wallet(code: str
     st.text(alphabet="0123456789", min_size=16, max_size=16),
     st.sampled_from([None, "CNY", "HKD"]),
 )
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_wechat_shaped_code_is_wechat(prefix: str, rest: str, currency: str | None) -> None:
     result = classify(prefix + rest, WALLETS, ClassifyContext(currency=currency))
     assert result.wallet is WALLETS["Wechat-Offline"]
@@ -232,7 +232,7 @@ def test_every_wechat_shaped_code_is_wechat(prefix: str, rest: str, currency: st
     st.sampled_from(["CNY", "HKD", "USD"]),
     st.data(),
 )
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_the_currency_filters_alipay(length: int, prefix: str, currency: str, data: st.DataObject) -> None:
     code = prefix + data.draw(st.text(alphabet="0123456789", min_size=length - 2, max_size=length - 2))
     result = classify(code, WALLETS, ClassifyContext(currency=currency))

@@ -23,7 +23,7 @@ def valid_money(draw: st.DrawFn) -> tuple[Decimal, str]:
 
 
 @given(valid_money())
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_valid_amounts_round_trip_through_text(money: tuple[Decimal, str]) -> None:
     amount, currency = money
     parsed = Money.parse(f"{amount:f}", currency.lower())
@@ -35,21 +35,21 @@ def test_valid_amounts_round_trip_through_text(money: tuple[Decimal, str]) -> No
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True), currencies)
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 def test_floats_are_always_rejected(value: float, currency: str) -> None:
     with pytest.raises(MoneyError, match="floats are never accepted"):
         Money(value, currency)  # type: ignore[arg-type]
 
 
 @given(st.decimals(max_value=0, allow_nan=False, allow_infinity=False), currencies)
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 def test_zero_and_negative_are_rejected(amount: Decimal, currency: str) -> None:
     with pytest.raises(MoneyError, match="greater than zero"):
         Money(amount, currency)
 
 
 @given(valid_money(), st.integers(min_value=1, max_value=9))
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_more_decimals_than_the_currency_has_are_rejected(money: tuple[Decimal, str], digit: int) -> None:
     amount, currency = money
     extra = amount + Decimal(digit).scaleb(-(MINOR_UNITS[currency] + 1))
@@ -58,7 +58,7 @@ def test_more_decimals_than_the_currency_has_are_rejected(money: tuple[Decimal, 
 
 
 @given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=0, max_size=4))
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_unknown_currencies_are_rejected(currency: str) -> None:
     if currency in MINOR_UNITS:
         assert Money("1", currency).currency == currency

@@ -19,7 +19,7 @@ def scan(text: str) -> Scan:
 
 
 @given(code=codes, aim=aims, suffix=named_suffixes, lead=noise, trail=noise)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_framing_is_stripped_and_the_aim_id_kept(
     code: str, aim: str | None, suffix: str, lead: str, trail: str
 ) -> None:
@@ -31,7 +31,7 @@ def test_framing_is_stripped_and_the_aim_id_kept(
 
 
 @given(code=codes, aim=aims, prefix=st.text(alphabet="ABCXYZ#*", min_size=1, max_size=4))
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 def test_configured_prefix_then_aim_id(code: str, aim: str | None, prefix: str) -> None:
     normaliser = Normaliser(prefix=prefix, suffix="\r")
     result = normaliser(scan(prefix + (aim or "") + code + "\r"))
@@ -39,7 +39,7 @@ def test_configured_prefix_then_aim_id(code: str, aim: str | None, prefix: str) 
 
 
 @given(code=codes, separators=st.lists(st.sampled_from(["\x1d", "\x03", "\x04", "\x00", "\x7f"]), max_size=3))
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_control_characters_inside_are_removed(code: str, separators: list[str]) -> None:
     cut = len(code) // 2
     assert normalise(scan(code[:cut] + "".join(separators) + code[cut:])).text == code

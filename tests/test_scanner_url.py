@@ -18,7 +18,7 @@ param_values = st.text(max_size=20).filter(lambda v: all(ord(c) >= 0x20 and ord(
 
 
 @given(schemes, targets, st.dictionaries(param_names, param_values, max_size=4))
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 def test_parse_round_trips(scheme: str, target: str, params: dict[str, str]) -> None:
     text = f"{scheme}://{quote(target, safe='/:')}"
     if params:
@@ -31,7 +31,7 @@ def test_parse_round_trips(scheme: str, target: str, params: dict[str, str]) -> 
 
 
 @given(st.text(max_size=60))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_any_text_parses_or_fails_with_one_clear_line(text: str) -> None:
     try:
         ScannerURL.parse(text)

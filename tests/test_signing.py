@@ -52,7 +52,7 @@ def test_known_request_signature() -> None:
 
 @pytest.mark.parametrize("signer", SIGNERS, ids=lambda s: s.sign_type)
 @given(message=messages, salt=salts)
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_sign_matches_the_reference_rule_and_verifies(signer: Any, message: dict[str, str], salt: str) -> None:
     signature = sign_message(message, salt, signer)
     assert signature == reference_sign(message, salt, signer.sign_type.lower())
@@ -62,7 +62,7 @@ def test_sign_matches_the_reference_rule_and_verifies(signer: Any, message: dict
 
 @pytest.mark.parametrize("signer", SIGNERS, ids=lambda s: s.sign_type)
 @given(message=messages, salt=salts, data=st.data())
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_any_tampering_is_detected(signer: Any, message: dict[str, str], salt: str, data: st.DataObject) -> None:
     good = signed(message, salt, signer)
     key = data.draw(st.sampled_from(sorted(k for k in good if k != "sign")))
@@ -75,7 +75,7 @@ def test_any_tampering_is_detected(signer: Any, message: dict[str, str], salt: s
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=8), st.integers() | st.text(max_size=8), max_size=5))
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_biz_content_is_signed_verbatim(biz: dict[str, Any]) -> None:
     compact = json.dumps(biz, separators=(",", ":"))
     spaced = json.dumps(biz, indent=1)
