@@ -3,7 +3,11 @@
 Plugins implement these with :data:`paycode.hookimpl`. Discovery hooks (``register_*``)
 run once when a host is built; the per-scan path calls the resolved objects directly.
 Implementations may accept fewer arguments than a spec names, so specs can grow.
-docs/hooks.md has one section per hook; a test fails when one is missing.
+
+No hook is ``firstresult``: :class:`paycode.host.PluginHost` calls every implementation,
+one at a time and in loading order, so that one plugin that raises cannot stop the
+others (hook wrappers are therefore not called). docs/hooks.md has one section per hook,
+headed by its exact signature; a test fails when one is missing or differs.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def paycode_register_scanners(register: Callable[[ScannerType], None]) -> None:
     """Register scanner factories, one per URL scheme.
+
+    Called once per host, with a ``register`` bound to this plugin (registrations are
+    attributed to it; if the implementation raises, none of them is kept).
 
     :param register: call it once per :class:`~paycode.scanning.ScannerType`; a scheme
         another plugin already registered is refused and reported, the rest still load.
