@@ -212,9 +212,7 @@ class PollingPolicy:
                 f"polling interval {self.interval} s and deadline {self.deadline} s must both be positive"
             )
         if self.interval > self.deadline:
-            raise ConfigError(
-                f"polling interval {self.interval} s must not exceed the deadline {self.deadline} s"
-            )
+            raise ConfigError(f"polling interval {self.interval} s must not exceed the deadline {self.deadline} s")
 
 
 def _default_payment_method(wallet: WalletType, code: str) -> dict[str, Any]:
@@ -236,9 +234,7 @@ class WalletType:
     polling: PollingPolicy
     display_name: str = ""
     examples: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
-    payload: Callable[[WalletType, str], dict[str, Any]] = attrs.field(
-        default=_default_payment_method, repr=False
-    )
+    payload: Callable[[WalletType, str], dict[str, Any]] = attrs.field(default=_default_payment_method, repr=False)
     description: str = ""
 
     def __attrs_post_init__(self) -> None:
