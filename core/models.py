@@ -159,12 +159,26 @@ def _sorted_lengths(values: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
+# Typed converters (rather than bare ``tuple``/``frozenset``) so that type checkers see what
+# the generated ``__init__`` accepts: any iterable of the element type.
+def _texts(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _text_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+def _patterns(values: Iterable[CodePattern]) -> tuple[CodePattern, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class CodePattern:
     """One shape of payment code: ASCII digits, one of ``lengths``, starting with one of ``prefixes``."""
 
     lengths: tuple[int, ...] = attrs.field(converter=_sorted_lengths)
-    prefixes: tuple[str, ...] = attrs.field(converter=tuple)
+    prefixes: tuple[str, ...] = attrs.field(converter=_texts)
     note: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -229,11 +243,11 @@ class WalletType:
     """
 
     name: str
-    patterns: tuple[CodePattern, ...] = attrs.field(converter=tuple)
-    currencies: frozenset[str] = attrs.field(converter=frozenset)
+    patterns: tuple[CodePattern, ...] = attrs.field(converter=_patterns)
+    currencies: frozenset[str] = attrs.field(converter=_text_set)
     polling: PollingPolicy
     display_name: str = ""
-    examples: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    examples: tuple[str, ...] = attrs.field(default=(), converter=_texts, repr=False)
     payload: Callable[[WalletType, str], dict[str, Any]] = attrs.field(default=_default_payment_method, repr=False)
     description: str = ""
 
