@@ -26,6 +26,7 @@ from .errors import (
     RegistrationConflict,
     ScannerConfigError,
     ScannerError,
+    ScannerExhausted,
     ScannerGone,
     ScanTimeout,
     SignatureError,
@@ -57,6 +58,7 @@ __version__ = "0.1.0"
 # name -> module, imported on first attribute access
 _LAZY = {
     "PluginHost": "paycode.host",
+    "PluginProblem": "paycode.host",
     "Terminal": "paycode.terminal",
     "AsyncTerminal": "paycode.terminal",
 }
@@ -98,6 +100,7 @@ __all__ = [
     "PaycodeError",
     "PluginError",
     "PluginHost",
+    "PluginProblem",
     "PollingPolicy",
     "RegistrationConflict",
     "Scan",
@@ -105,6 +108,7 @@ __all__ = [
     "Scanner",
     "ScannerConfigError",
     "ScannerError",
+    "ScannerExhausted",
     "ScannerGone",
     "ScannerType",
     "ScannerURL",
