@@ -433,9 +433,9 @@ class PluginHost:
         found = self.scanners.get(url.scheme)
         if found is None:
             raise ScannerConfigError(
-                f"unknown scanner scheme {url.scheme}:// in {url.raw!r}; installed: "
+                f"unknown scanner scheme {url.scheme}:// in {url.display!r}; installed: "
                 f"{', '.join(s + '://' for s in sorted(self.scanners)) or 'none'}{self._problem_hint()}",
-                scanner=url.raw,
+                scanner=url.display,
             )
         accepted = {**CORE_PARAMS, **found.params}
         unknown = sorted(set(url.params) - set(accepted))
@@ -443,7 +443,7 @@ class PluginHost:
             raise ScannerConfigError(
                 f"scanner {url.scheme}:// does not take parameter {', '.join(unknown)}; "
                 f"accepted: {', '.join(sorted(accepted))}",
-                scanner=url.raw,
+                scanner=url.display,
             )
         return found
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["mask_code"]
+import re
+
+__all__ = ["mask_code", "redact_url"]
+
+_USERINFO = re.compile(r"(?P<head>//[^/?#@:]*):[^/?#@]*@")
 
 
 def mask_code(code: str) -> str:
@@ -16,3 +20,8 @@ def mask_code(code: str) -> str:
         return "*" * n
     keep = 4 if n >= 12 else 2 if n >= 6 else 1
     return code[:keep] + "*" * (n - 2 * keep) + code[-keep:]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (``rtsp://user:***@host/…``)."""
+    return _USERINFO.sub(r"\g<head>:***@", url)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 
 from .errors import ScannerConfigError
+from .masking import redact_url
 from .models import Scan
 
 __all__ = ["CORE_PARAMS", "Scanner", "ScannerType", "ScannerURL"]
@@ -77,12 +78,24 @@ class ScannerURL:
     def __str__(self) -> str:
         return self.raw
 
+    @property
+    def display(self) -> str:
+        """The URL for messages and events: decoded, with any password (``//user:pw@``) shown as ``***``.
+
+        A camera stream given as ``camera://?url=rtsp%3A%2F%2Fuser%3Apw%40cam`` must not
+        leak its password into a ``scanner.gone`` event.
+        """
+        text = redact_url(f"{self.scheme}://{self.target}")
+        if self.params:
+            text += "?" + "&".join(f"{name}={redact_url(value)}" for name, value in self.params.items())
+        return text
+
     # -- typed parameter access, each failing with a clear message ------------------
 
     def _bad(self, name: str, value: str, accepted: str) -> ScannerConfigError:
         return ScannerConfigError(
             f"scanner {self.scheme}://: parameter {name}={value!r} is not valid; accepted: {accepted}",
-            scanner=self.raw,
+            scanner=self.display,
         )
 
     def get_str(self, name: str, default: str | None = None) -> str | None:

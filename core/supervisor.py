@@ -88,7 +88,7 @@ class ScanSupervisor:
         return self._closed
 
     def _event(self, kind: str, **data: Any) -> None:
-        self._emit(kind, scanner=self.url.raw, **data)
+        self._emit(kind, scanner=self.url.display, **data)
 
     # ------------------------------------------------------------------ opening
 
@@ -154,7 +154,7 @@ class ScanSupervisor:
         Also None once the input is exhausted or the supervisor was closed meanwhile.
         """
         if self._closed:
-            raise ScannerError(f"the scanner {self.url.raw} was closed", scanner=self.url.raw)
+            raise ScannerError(f"the scanner {self.url.display} was closed", scanner=self.url.display)
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         with self._lock:
             first = True
@@ -215,7 +215,7 @@ class ScanSupervisor:
             if scan is None:
                 if self._exhausted or self._closed:
                     return
-                raise ScanTimeout(f"no scan from {self.url.raw} within {timeout:g} s", scanner=self.url.raw)
+                raise ScanTimeout(f"no scan from {self.url.display} within {timeout:g} s", scanner=self.url.display)
             done += 1
             yield scan
 
@@ -266,7 +266,7 @@ class ScanSupervisor:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._scanner else "waiting"
-        return f"<ScanSupervisor {self.url.raw} {state}>"
+        return f"<ScanSupervisor {self.url.display} {state}>"
 
 
 def _describe(exc: BaseException) -> str:

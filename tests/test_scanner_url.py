@@ -113,3 +113,15 @@ def test_bad_parameter_value_is_reported_when_the_scanner_is_built(make_host: Ca
 def test_no_scanner_configured(make_host: Callable[..., PluginHost]) -> None:
     with pytest.raises(ScannerConfigError, match="PAYCODE_SCANNER"):
         make_host().open_scanner()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("camera://?url=rtsp%3A%2F%2Fu%3Asecret%40cam%2Fs", "camera://?url=rtsp://u:***@cam/s"),
+        ("serial+rfc2217://u:secret@host:7000", "serial+rfc2217://u:***@host:7000"),
+        ("serial:///dev/ttyACM0?baudrate=9600", "serial:///dev/ttyACM0?baudrate=9600"),
+    ],
+)
+def test_display_hides_passwords(url: str, shown: str) -> None:
+    assert ScannerURL.parse(url).display == shown

@@ -297,3 +297,14 @@ def test_stdin_scanner_reads_lines(stdin_pipe: Any, make_host: Callable[..., Plu
 def test_stdin_scanner_takes_no_target(make_host: Callable[..., PluginHost]) -> None:
     with pytest.raises(ScannerConfigError, match="takes no target"):
         make_host().open_scanner("stdin://tty")
+
+
+def test_scanner_events_never_show_a_stream_password() -> None:
+    script = Script([ScannerGone("stream stopped"), at(WECHAT, 1.0)])
+    events = Events()
+    url = "script://?url=rtsp%3A%2F%2Fcashier%3Ahunter2%40cam.local%2Fstream"
+    with supervise(script, events, url=url) as sup:
+        assert [s.text for s in sup.scans(timeout=5.0)] == [WECHAT]
+    shown = [data["scanner"] for _, data in events.seen]
+    assert shown and all("hunter2" not in s and "cashier:***@cam.local" in s for s in shown)
+    assert "hunter2" not in repr(sup)

@@ -10,12 +10,12 @@ Parsing imports nothing heavy: a bad URL is refused before OpenCV or zxing-cpp l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Literal
 
 import attrs
 from paycode.errors import ScannerConfigError
+from paycode.masking import redact_url
 from paycode.scanning import CORE_PARAMS, ScannerURL
 
 from ._formats import DEFAULT_FORMATS, parse_formats
@@ -51,14 +51,6 @@ FILE_PARAMS: Mapping[str, str] = {
 }
 
 _PARAMS_BY_SCHEME: Mapping[str, Mapping[str, str]] = {"camera": DEVICE_PARAMS, "camera+file": FILE_PARAMS}
-
-_USERINFO = re.compile(r"(?P<head>//[^/?#@:]*):[^/?#@]*@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (``rtsp://user:***@host/…``)."""
-    return _USERINFO.sub(r"\g<head>:***@", url)
-
 
 @attrs.frozen
 class CameraOptions:
@@ -101,16 +93,16 @@ class CameraOptions:
         accepted = _PARAMS_BY_SCHEME.get(scheme)
         if accepted is None:
             raise ScannerConfigError(
-                f"scanner {redact_url(url.raw)!r}: the camera plugin reads camera:// and camera+file:// URLs, "
+                f"scanner {url.display!r}: the camera plugin reads camera:// and camera+file:// URLs, "
                 f"not {scheme}://",
-                scanner=redact_url(url.raw),
+                scanner=url.display,
             )
         for name in url.params:
             if name not in accepted and name not in CORE_PARAMS:
                 raise ScannerConfigError(
                     f"scanner {scheme}://: unknown parameter {name!r}; accepted: "
                     f"{', '.join([*accepted, *CORE_PARAMS])}",
-                    scanner=redact_url(url.raw),
+                    scanner=url.display,
                 )
         kind, target = _source(url)
         agree = url.get_int("agree", 2, minimum=1, maximum=10)
@@ -131,7 +123,7 @@ class CameraOptions:
         return cls(
             kind=kind,
             target=target,
-            source=redact_url(url.raw),
+            source=url.display,
             formats=parse_formats(url.get_str("formats"), scheme=scheme),
             agree=agree,
             agree_window=agree_window,
@@ -162,16 +154,16 @@ def _source(url: ScannerURL) -> tuple[Literal["device", "file", "stream"], int |
     if stream is not None:
         if target:
             raise ScannerConfigError(
-                f"scanner {redact_url(url.raw)!r} names both a device ({target!r}) and a stream url; "
+                f"scanner {url.display!r} names both a device ({target!r}) and a stream url; "
                 "give one: camera://0 or camera://?url=rtsp://host/path",
-                scanner=redact_url(url.raw),
+                scanner=url.display,
             )
         scheme, sep, rest = stream.partition("://")
         if not sep or not rest or not scheme.replace("+", "").isalnum():
             raise ScannerConfigError(
                 f"scanner camera://: parameter url={redact_url(stream)!r} is not a stream URL; accepted: "
                 "scheme://host/path such as rtsp://192.168.1.20:554/stream1 or http://127.0.0.1:8080/video.mjpg",
-                scanner=redact_url(url.raw),
+                scanner=url.display,
             )
         if scheme.lower() == "file":
             raise ScannerConfigError(
@@ -199,6 +191,6 @@ def _size(url: ScannerURL, name: str, kind: str) -> int | None:
         raise ScannerConfigError(
             f"scanner {url.scheme}://: parameter {name} sets a camera's capture size; a {kind} has its own size "
             "(crop with roi= instead)",
-            scanner=redact_url(url.raw),
+            scanner=url.display,
         )
     return url.get_int(name, 0, minimum=16, maximum=16384)

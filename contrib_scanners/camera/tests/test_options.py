@@ -105,8 +105,14 @@ def test_core_parameters_are_accepted() -> None:
     assert opts.repeat_window == 0.0
 
 
-def test_passwords_never_show() -> None:
-    url = "camera://?url=rtsp://admin:s3cret@10.0.0.5:554/stream1&fps=10"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "camera://?url=rtsp://admin:s3cret@10.0.0.5:554/stream1&fps=10",
+        "camera://?url=rtsp%3A%2F%2Fadmin%3As3cret%4010.0.0.5%3A554%2Fstream1&fps=10",  # fully percent-encoded
+    ],
+)
+def test_passwords_never_show(url: str) -> None:
     opts = options(url)
     assert opts.target == "rtsp://admin:s3cret@10.0.0.5:554/stream1"  # OpenCV needs it
     assert "s3cret" not in opts.source and "admin:***@10.0.0.5" in opts.source
