@@ -66,7 +66,7 @@ def _expect_code(results: Sequence[object], what: str) -> None:
 def _figure(
     cfg: Config, id: str, title: str, fn: Callable[[], object], per_call: int, physical_ns: float, physical: str
 ) -> Figure:
-    samples = sample_interleaved({"decoder": fn}, batch=20, batches=cfg.pick(1000, 50), warmup=200)
+    samples = sample_interleaved({"decoder": fn}, batch=20, batches=cfg.pick(2000, 50), warmup=200)
     per_item = [ns / per_call for ns in samples["decoder"]]
     value = Stats.of(per_item)
     ratio = physical_ns / value.median

@@ -368,7 +368,7 @@ def _rss(cfg: Config, sandbox: _Sandbox, folder: Path) -> Figure:
 
 
 async def _all_lanes(cfg: Config, sandbox: _Sandbox, folder: Path, in_memory: Path) -> list[Figure]:
-    plan = {1: cfg.pick(100, 4), 10: cfg.pick(20, 2), 100: cfg.pick(4, 2)}
+    plan = {1: cfg.pick(600, 4), 10: cfg.pick(60, 2), 100: cfg.pick(10, 2)}
     fleet = _Fleet.build(sandbox, folder, max(plan))
     figures = []
     try:
