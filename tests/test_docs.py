@@ -1,0 +1,163 @@
+"""The documentation works: its Python examples run, its links resolve, every command and page is reachable.
+
+- Every ```python block of docs/**/*.md and README.md runs (each in the test's temporary folder as
+  its working directory); a block right after a ``<!-- not-run -->`` line (a file shown for reading,
+  which needs something installed) is only compiled. The pages whose examples
+  tests/test_docs_hooks.py already runs are left to it.
+- Every relative link, and every ``docs/….md`` path named in the text, points at a file that exists;
+  a link's ``#anchor`` names a heading of that file.
+- Every command of ``paycode.cli.COMMANDS`` has docs/commands/<name>.md, a section in docs/cli.md
+  linking it, and every one of its options on its page.
+- docs/index.md links every page under docs/.
+
+Hooks: tests/test_docs_hooks.py checks that every hook has its section in docs/hooks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+from paycode.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted([ROOT / "README.md", *DOCS.rglob("*.md")])
+NOT_RUN = "<!-- not-run -->"
+PYTHON_BLOCK = re.compile(r"^(?P<before>.*\n)?```python\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOC_PATH = re.compile(r"(?<![\w/.-])(docs/[\w./-]+\.md)")
+
+
+def rel(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def _hooks_test_pages() -> set[str]:
+    """The pages whose examples tests/test_docs_hooks.py runs (its EXAMPLE_PAGES, relative to docs/)."""
+    spec = importlib.util.spec_from_file_location("_docs_hooks", Path(__file__).with_name("test_docs_hooks.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {f"docs/{page}" for page in module.EXAMPLE_PAGES}
+
+
+def python_blocks(page: Path) -> list[tuple[str, bool]]:
+    """``(code, runs)`` for each python block of a page; ``runs`` is False after a ``<!-- not-run -->`` line."""
+    text = page.read_text(encoding="utf-8")
+    blocks = []
+    for match in re.finditer(r"```python\n(.*?)^```$", text, re.MULTILINE | re.DOTALL):
+        preceding = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        blocks.append((match.group(1), preceding.strip() != NOT_RUN))
+    return blocks
+
+
+COVERED = _hooks_test_pages()
+EXAMPLES = [
+    pytest.param(page, code, runs, id=f"{rel(page)}#{n}")
+    for page in PAGES
+    for n, (code, runs) in enumerate(python_blocks(page), 1)
+    if rel(page) not in COVERED or not runs
+]
+
+
+def test_there_are_examples_and_few_are_left_unrun() -> None:
+    unrun = [p for p in EXAMPLES if not p.values[2]]
+    assert len(EXAMPLES) >= 20
+    assert len(unrun) <= len(EXAMPLES) // 5, f"{len(unrun)} of {len(EXAMPLES)} examples marked not-run"
+
+
+@pytest.mark.parametrize(("page", "code", "runs"), EXAMPLES)
+def test_python_examples_run(
+    page: Path, code: str, runs: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled = compile(code, rel(page), "exec")
+    if not runs:
+        return  # a file shown for reading: it compiles, and a test of its own runs it (see the page)
+    monkeypatch.chdir(tmp_path)  # no stray paycode.toml, and anything an example writes stays here
+    for variable in ("PAYCODE_CONFIG", "PAYCODE_GATEWAY", "PAYCODE_SCANNER", "PAYCODE_JOURNAL", "PAYCODE_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    exec(compiled, {"__name__": "docs_example"})
+
+
+# ---------------------------------------------------------------------------- links
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=rel)
+def test_links_resolve(page: Path) -> None:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+            broken.append(f"{target} (no heading #{anchor})")
+    for named in DOC_PATH.findall(text):
+        if not (ROOT / named).exists():
+            broken.append(f"{named} (named in the text; no such file)")
+    assert not broken, f"{rel(page)}: " + "; ".join(broken)
+
+
+def test_the_index_links_every_page() -> None:
+    index = DOCS / "index.md"
+    linked = {(index.parent / t.partition("#")[0]).resolve() for t in LINK.findall(index.read_text(encoding="utf-8"))}
+    missing = [rel(p) for p in DOCS.rglob("*.md") if p != index and p.resolve() not in linked]
+    assert not missing, f"docs/index.md does not link {', '.join(sorted(missing))}"
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _parser(name: str) -> argparse.ArgumentParser:
+    module = importlib.import_module(COMMANDS[name])
+    parser = argparse.ArgumentParser(prog=f"paycode {name}")
+    module.add_arguments(parser)
+    return parser
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_a_page_with_every_option(name: str) -> None:
+    page = DOCS / "commands" / f"{name}.md"
+    assert page.exists(), f"command {name} is registered in paycode.cli.COMMANDS but docs/commands/{name}.md is missing"
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(f"# paycode {name}\n"), f"docs/commands/{name}.md must start with '# paycode {name}'"
+    options = {o for action in _parser(name)._actions for o in action.option_strings if o.startswith("--")}
+    options.discard("--help")
+    undocumented = sorted(o for o in options if f"`{o}" not in text)
+    assert not undocumented, f"docs/commands/{name}.md does not document {', '.join(undocumented)}"
+    assert "Exit status" in text or "exit status" in text, f"docs/commands/{name}.md does not give its exit status"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_a_section_in_cli_md(name: str) -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    heading = f"## [`paycode {name}`](commands/{name}.md)"
+    assert heading in text.splitlines(), f"docs/cli.md has no line {heading!r}"
+
+
+def test_cli_md_lists_the_commands_in_the_order_of_paycode_help() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    order = re.findall(r"^## \[`paycode (\w+)`\]", text, re.MULTILINE)
+    assert order == list(COMMANDS)
