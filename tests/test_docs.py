@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted([ROOT / "README.md", *DOCS.rglob("*.md")])
 NOT_RUN = "<!-- not-run -->"
-PYTHON_BLOCK = re.compile(r"^(?P<before>.*\n)?```python\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
-FENCE = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
+#: a fenced python block, also indented inside a list item (the fence's indent is removed from every line)
+PYTHON_BLOCK = re.compile(r"^(?P<indent>[ \t]*)```python\n(?P<code>.*?)^(?P=indent)```$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*```.*?^[ \t]*```$", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 DOC_PATH = re.compile(r"(?<![\w/.-])(docs/[\w./-]+\.md)")
 
@@ -51,9 +52,11 @@ def python_blocks(page: Path) -> list[tuple[str, bool]]:
     """``(code, runs)`` for each python block of a page; ``runs`` is False after a ``<!-- not-run -->`` line."""
     text = page.read_text(encoding="utf-8")
     blocks = []
-    for match in re.finditer(r"```python\n(.*?)^```$", text, re.MULTILINE | re.DOTALL):
+    for match in PYTHON_BLOCK.finditer(text):
         preceding = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        blocks.append((match.group(1), preceding.strip() != NOT_RUN))
+        indent = match.group("indent")
+        code = "".join(line.removeprefix(indent) for line in match.group("code").splitlines(keepends=True))
+        blocks.append((code, preceding.strip() != NOT_RUN))
     return blocks
 
 
