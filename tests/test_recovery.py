@@ -18,7 +18,7 @@ import pytest
 from paycode import Event, PaymentRequest, hookimpl
 from paycode.bizcontent import pay_biz
 from paycode.errors import ConfigError
-from paycode.gateway import GatewayClient
+from paycode.gateway import Credentials, GatewayClient, PingPongClient, PingPongProtocol
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.masking import mask_code
@@ -80,7 +80,7 @@ class Lane:
     def restart(self) -> None:
         """A new gateway client, as a restarted lane has (no connection kept from before)."""
         self.client.close()
-        self.client = self.host.gateway()
+        self.client = fast_client(self.srv, self.host)
 
     def recover(self, **kw: Any) -> list[RecoveryResult]:
         return recover(self.journal, self.client, self.host, **kw)
@@ -89,6 +89,19 @@ class Lane:
         record = self.journal.order(order_id)
         assert record is not None
         return record.status
+
+
+def fast_client(srv: SandboxServer, host: PluginHost) -> PingPongClient:
+    """The pingpong client for the sandbox, retrying lost answers after 10 ms rather than 300 ms."""
+    c = srv.credentials
+    proto = PingPongProtocol(
+        base_url=srv.base_url,
+        credentials=Credentials(c.acc_id, c.client_id, c.salt),
+        signer=host.signer(),
+        signers=host.signers,
+        backoff=0.01,
+    )
+    return PingPongClient(proto, connect_timeout=2.0, read_timeout=2.0)
 
 
 @pytest.fixture
@@ -108,7 +121,7 @@ def lane(tmp_path: Path) -> Iterator[Lane]:
     )
     recorder = Recorder()
     host = PluginHost(settings, plugins=[recorder])
-    client = host.gateway()
+    client = fast_client(srv, host)
     journal = Journal(settings.journal)
     lane = Lane(srv, host, client, journal, recorder)
     try:
