@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -126,11 +128,11 @@ class _Recovery:
 
     # -- gateway calls, each journaled as an attempt ----------------------------------
 
-    def _call(self, order_id: str, kind: str, request_id: str, send: Any) -> GatewayAnswer:
+    def _call(self, order_id: str, kind: str, request_id: str, send: Callable[[], GatewayAnswer]) -> GatewayAnswer:
         """Send one request with its intent and outcome journaled; OutcomeUnknown passes through."""
         self.journal.begin_attempt(order_id, request_id, kind)
         try:
-            answer: GatewayAnswer = send()
+            answer = send()
         except OutcomeUnknown as exc:
             self.journal.end_attempt(order_id, request_id, outcome="unknown", detail=str(exc))
             raise
@@ -186,11 +188,8 @@ class _Recovery:
             if answer.code == NOT_FOUND_CODE:
                 return self._not_found(record)
             if answer.status is None:
-                return (
-                    "failed",
-                    f"the query answered code {answer.code} ({answer.description}) without a status",
-                    (Decimal(0)),
-                )
+                why = f"the query answered code {answer.code} ({answer.description}) without a status"
+                return "failed", why, Decimal(0)
             self._apply(record, answer, note="queried by recovery")
             answered_for = answer.biz.get("requestId")
             if isinstance(answered_for, str) and answered_for:
@@ -247,14 +246,16 @@ class _Recovery:
             return "waiting", f"not at the gateway yet; a request sent may still arrive within {left:.0f} s", Decimal(0)
         self.journal.set_state(record.order_id, PaymentStatus.FAILED, note="not found at the gateway by recovery")
         self.journal.settle_attempts(record.order_id, "the gateway has no such order after the deadline")
-        self.journal.mark_abandoned(record.order_id, "never reached the gateway; a late success must be refunded")
+        if not record.abandoned:
+            self.journal.mark_abandoned(record.order_id, "never reached the gateway; a late success must be refunded")
         return "not_found", "the gateway has no such order: never charged", Decimal(0)
 
     def _close(self, record: OrderRecord) -> None:
         """Void a payment still in progress after its deadline, then record what the gateway says."""
         void_id = _new_id("rcv")
         money = Money(record.amount, record.currency)
-        self.journal.mark_abandoned(record.order_id, "deadline passed while PROCESSING; voided by recovery")
+        if not record.abandoned:
+            self.journal.mark_abandoned(record.order_id, "deadline passed while PROCESSING; voided by recovery")
         self._call(
             record.order_id,
             "void",
@@ -310,17 +311,21 @@ class _Recovery:
                 record.order_id,
                 "refund_query",
                 _new_id("rcf"),
-                lambda refund_id=refund.refund_id: self.client.refund_query(
-                    merchant_transaction_id=record.order_id, merchant_refund_id=refund_id
+                partial(
+                    self.client.refund_query,
+                    merchant_transaction_id=record.order_id,
+                    merchant_refund_id=refund.refund_id,
                 ),
             )
+            status: str | None
             if answer.code == NOT_FOUND_CODE:
                 sent = max(refund.created_at, self._last_sent(record.order_id, "refund", refund.refund_id))
-                if self.now < sent + self.grace:
-                    continue  # the refund request may still arrive: ask again next time
-                status = "FAILED"
+                # the refund request may still arrive within the grace: ask again next time
+                status = "FAILED" if self.now >= sent + self.grace else None
             else:
-                status = _refund_status(answer)
+                status = _refund_query_status(answer)
+            if status is None:
+                continue
             self.journal.end_refund(
                 record.order_id, refund.refund_id, status=status, detail=f"refund query: {answer.code}"
             )
@@ -336,8 +341,17 @@ def _why_unresolved(record: OrderRecord) -> str:
     return f"the order is {record.status.value}"
 
 
+def _refund_query_status(answer: GatewayAnswer) -> str | None:
+    """A refund's status from a refund query's answer; None when the answer does not say (ask again later)."""
+    raw = answer.biz.get("status")
+    if isinstance(raw, str) and raw.upper() in ("SUCCESS", "FAILED", "PROCESSING"):
+        return raw.upper()
+    return None
+
+
 def _refund_status(answer: GatewayAnswer) -> str:
-    """A refund's status from a verified answer: its bizContent status, else SUCCESS for code 000000/001000."""
+    """A refund's status from the verified answer to the refund itself: its bizContent status, else by code
+    (000000 SUCCESS; 001000/002000 PROCESSING; any other code is a refusal: nothing was refunded)."""
     raw = answer.biz.get("status")
     if isinstance(raw, str) and raw.upper() in ("SUCCESS", "FAILED", "PROCESSING"):
         return raw.upper()
