@@ -316,6 +316,27 @@ def test_an_absent_device_called_a_configuration_error_is_caught(
         check_unplug(rig, scanners(AbsentIsConfiguration, rig), WITHIN)
 
 
+class OpensWhatIsNotThere(FifoScanner):
+    def open(self) -> None:
+        if os.path.exists(self.url.target):
+            super().open()  # else: "opened", and every read says it is not open
+
+
+def test_opening_an_absent_device_without_error_is_caught(
+    rig: FifoRig, scanners: Callable[..., Callable[[], Scanner]]
+) -> None:
+    with pytest.raises(AssertionError, match="opening an unplugged device succeeded; raise ScannerGone"):
+        check_unplug(rig, scanners(OpensWhatIsNotThere, rig), WITHIN)
+
+
+def test_a_device_that_is_absent_from_the_start_is_reported(
+    rig: FifoRig, scanners: Callable[..., Callable[[], Scanner]]
+) -> None:
+    rig.unplug()
+    with pytest.raises(AssertionError, match="open\\(\\) with the device present raised ScannerGone: no pipe at"):
+        check_scans(rig, scanners(FifoScanner, rig), WITHIN)
+
+
 class ZeroMeansForever(FifoScanner):
     def read(self, timeout: float | None) -> Scan | None:
         return super().read(timeout or None)

@@ -133,9 +133,17 @@ def _code_of(scan: Scan, url: ScannerURL) -> str:
     return Normaliser.from_url(url)(scan).text
 
 
+def _step(what: str, call: Callable[[], Any]) -> Any:
+    """``call()``; an exception becomes an AssertionError naming the step."""
+    try:
+        return call()
+    except Exception as exc:
+        raise AssertionError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
 def _opened(make_scanner: MakeScanner) -> Scanner:
     scanner = make_scanner()
-    scanner.open()
+    _step("open() with the device present", scanner.open)
     return scanner
 
 
@@ -157,13 +165,6 @@ def check_registration(host: PluginHost, rig: ScannerRig) -> None:
         host.scanner_type(url)
     except ScannerConfigError as exc:
         raise AssertionError(f"the rig's URL is refused: {exc}") from None
-
-
-def _step(what: str, call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
 def check_closes_cleanly(make_scanner: MakeScanner) -> None:
