@@ -310,7 +310,7 @@ def check(run: Run) -> None:
     assert Decimal(record["refunds_pending"]) == 0
     if view.status == "SUCCESS" and record["abandoned"]:
         assert view.refunded == view.amount  # a success the lane had given up on is refunded
-    query = run.paycode("query", "--order", run.order_id, "--json")
+    query = run.paycode("query", "--order", run.order_id, "--json", PAYCODE_READ_TIMEOUT="10")
     assert query.returncode in (0, 1), query.stderr
     answer = json.loads(query.stdout.splitlines()[-1])
     assert answer["status"] == record["status"] == view.status
