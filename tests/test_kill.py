@@ -372,11 +372,13 @@ def test_recover_reports_the_true_state_after_a_kill_during_slow_commit(base_hos
             record = journal.order("slow-1")
             assert record is not None and record.status.value in ("INIT", "UNKNOWN") and record.unresolved
         time.sleep(1.1)
-        recovered = run.paycode("recover")
+        recovered = run.paycode("recover", PAYCODE_READ_TIMEOUT="5")  # the order is at the gateway: no grace needed
         assert recovered.returncode == 0, recovered.stderr
         assert recovered.stdout.splitlines()[0].startswith("slow-1  lane-0  ")
         assert " -> SUCCESS  recorded" in recovered.stdout.splitlines()[0]
         history = json.loads(run.paycode("history", "--order", "slow-1", "--json").stdout)
-        query = json.loads(run.paycode("query", "--order", "slow-1", "--json").stdout.splitlines()[-1])
+        query = json.loads(
+            run.paycode("query", "--order", "slow-1", "--json", PAYCODE_READ_TIMEOUT="5").stdout.splitlines()[-1]
+        )
         assert history["status"] == query["status"] == "SUCCESS"
         assert srv.order("slow-1").charged == 1  # type: ignore[union-attr]
