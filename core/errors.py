@@ -11,6 +11,8 @@ one-line, user-facing message saying what was wrong and what is accepted, and an
     ├── UsageError (exit 2)                  bad input from a person or a script
     │   ├── ConfigError                      settings, environment, credentials, secret files
     │   ├── MoneyError                       amount / currency rejected
+    │   │   └── CurrencyNotAccepted              the code's wallet does not take the sale currency
+    │   │                                        (also a NoWalletError)
     │   ├── CodeFormatError                  a payment code that is not digits of a known shape
     │   ├── MessageError                     unreadable or non-JSON message to sign / verify
     │   ├── ScannerConfigError               unknown scheme, malformed scanner URL or parameter
@@ -39,6 +41,7 @@ __all__ = [
     "AmbiguousWalletError",
     "ClassificationError",
     "CodeFormatError",
+    "CurrencyNotAccepted",
     "ConfigError",
     "GatewayError",
     "GatewayRejected",
@@ -127,6 +130,10 @@ class ClassificationError(PaycodeError):
 
 class NoWalletError(ClassificationError):
     """No registered wallet accepts the code; the message says why."""
+
+
+class CurrencyNotAccepted(MoneyError, NoWalletError):
+    """The code belongs to wallets that do not take the sale currency: a usage error (exit 2), caught before sending."""
 
 
 class AmbiguousWalletError(ClassificationError):

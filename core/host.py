@@ -35,6 +35,7 @@ from .errors import (
     AmbiguousWalletError,
     CodeFormatError,
     ConfigError,
+    CurrencyNotAccepted,
     MoneyError,
     NoWalletError,
     PluginError,
@@ -406,7 +407,11 @@ class PluginHost:
         return [attrs.evolve(c, source=impl.plugin_name) if c.source == "patterns" else c for c in answer]
 
     def wallet_for(self, code: str, currency: str | None = None) -> WalletType:
-        """The one wallet of ``code``; raises CodeFormatError, NoWalletError or AmbiguousWalletError."""
+        """The one wallet of ``code``; raises CodeFormatError, NoWalletError or AmbiguousWalletError.
+
+        A code whose wallets do not take ``currency`` raises CurrencyNotAccepted, a NoWalletError
+        that is also a MoneyError: bad input, caught before anything is sent (exit 2).
+        """
         result = self.classify(code, currency)
         if result.wallet is not None:
             return result.wallet
@@ -415,6 +420,8 @@ class PluginHost:
             raise CodeFormatError(message, code=mask_code(code))
         if result.status == "ambiguous":
             raise AmbiguousWalletError(message, code=mask_code(code), candidates=result.candidates)
+        if result.cause == "currency":
+            raise CurrencyNotAccepted(message, code=mask_code(code), cause=result.cause)
         raise NoWalletError(message, code=mask_code(code), cause=result.cause)
 
     def signer(self, sign_type: str | None = None) -> SignerType:

@@ -267,14 +267,23 @@ class WalletType:
         return self.display_name or self.name
 
     def mismatch(self, code: str) -> str | None:
-        """None when some pattern accepts ``code``, else the reason of the closest pattern."""
+        """None when some pattern accepts ``code``; else what is wrong, naming every accepted prefix or length.
+
+        A code of a right length is told the prefixes of all patterns of that length
+        ("prefix 99…, expected 10/11/12/13/14/15/160"), otherwise every accepted length.
+        """
         reasons = [p.mismatch(code) for p in self.patterns]
-        if any(r is None for r in reasons):
-            return None
-        # prefer a prefix complaint (length was right) over a length complaint
-        reasons_s = [r for r in reasons if r]
-        reasons_s.sort(key=lambda r: (not r.startswith("prefix"), r))
-        return reasons_s[0] if reasons_s else "no code pattern"
+        if not reasons or any(r is None for r in reasons):
+            return None if reasons else "no code pattern"
+        if not (code.isascii() and code.isdigit()):
+            return reasons[0]
+        same_length = [p for p in self.patterns if len(code) in p.lengths]
+        if same_length:
+            prefixes = sorted({prefix for p in same_length for prefix in p.prefixes})
+            width = max(len(prefix) for prefix in prefixes)
+            return f"prefix {code[:width]}…, expected {'/'.join(prefixes)}"
+        lengths = tuple(sorted({n for p in self.patterns for n in p.lengths}))
+        return f"length {len(code)}, expected {_describe_lengths(lengths)}"
 
     def accepts(self, code: str) -> bool:
         return self.mismatch(code) is None

@@ -86,7 +86,7 @@ def test_ambiguous_even_with_a_currency_suggests_configuration() -> None:
         ("1300000000 0000001", "characters", "spaces"),
         ("1300000000-0000001", "characters", "punctuation or symbols"),
         ("13000000000000001", "pattern", "Wechat-Offline: length 17, expected 18 digits"),
-        ("990000000000000001", "pattern", "Wechat-Offline: prefix 99…, expected 13/10/11/12/14/15"),
+        ("990000000000000001", "pattern", "Wechat-Offline: prefix 99…, expected 10/11/12/13/14/15"),
         ("2800000000000000000000000", "pattern", "AlipayCN-Offline: length 25, expected 16-24 digits"),
     ],
 )

@@ -126,3 +126,16 @@ def test_event_json() -> None:
     assert data["event"] == "scan"
     assert data["order"] == "o-1"
     assert data["text"] == "1300**********1234"
+
+
+def test_a_wallet_names_every_prefix_of_the_right_length() -> None:
+    wallet = WalletType(
+        "Split-Offline",
+        [CodePattern([18], ("13", "10")), CodePattern([18], ("160",)), CodePattern([19], ("62",))],
+        {"CNY"},
+        PollingPolicy(5.0, 30.0),
+    )
+    assert wallet.mismatch("990000000000000001") == "prefix 990…, expected 10/13/160"
+    assert wallet.mismatch("99000000000000000") == "length 17, expected 18 or 19 digits"
+    assert wallet.mismatch("13000000000000000a") == "characters: only ASCII digits 0-9 are accepted"
+    assert wallet.mismatch("160000000000000001") is None
