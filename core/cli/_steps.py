@@ -27,7 +27,7 @@ def describe(event: Event) -> str:
     kind = event.kind
     if kind == "scan":
         where = f"from {d['scanner']}" if d.get("scanner") else "given"
-        return f"scan      {d.get('text')} ({d.get('length')} digits, {where})"
+        return f"scan      {d.get('text')} (length {d.get('length')}, {where})"
     if kind == "classified":
         return f"wallet    {d.get('label')} ({d.get('wallet')})"
     if kind == "payment.request":
@@ -159,5 +159,5 @@ def payment_json(payment: Any, result: str) -> dict[str, Any]:
         "wallet": payment.wallet,
         "code": payment.code_masked,
         "transaction_id": payment.transaction_id,
-        "refunded": str(payment.refunded),
+        "refunded": str(payment.refunded.quantize(payment.money.wire())),
     }
