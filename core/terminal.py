@@ -151,13 +151,12 @@ class _TerminalBase:
     def _recover(self, client: GatewayClient) -> list[Any]:
         if self.settings.gateway == "sandbox":
             return []  # the embedded sandbox is new in every process: it cannot know the journal's orders
-        try:
-            from .recovery import recover
-        except ModuleNotFoundError as exc:
-            if exc.name != "paycode.recovery":
-                raise
-            return []
-        return list(recover(self.journal, client, self.host, late_success=self.settings.late_success))
+        from .recovery import recover
+
+        # only this lane's orders: another lane sharing the journal may be paying one of its own right now
+        return list(
+            recover(self.journal, client, self.host, late_success=self.settings.late_success, lane=self.settings.lane)
+        )
 
     @contextmanager
     def reporting(self, operation: str, order_id: str | None = None) -> Iterator[None]:

@@ -284,3 +284,19 @@ def test_async_terminal_pays_and_refunds(sandbox: SandboxServer, tmp_path: Path)
     assert charged == {"password_then_success": 1, "password_timeout": 0}
     with Journal(s.journal) as j:
         assert {r.status for r in j.orders()} == {PaymentStatus.SUCCESS, PaymentStatus.CLOSED}
+
+
+def test_a_starting_terminal_recovers_only_its_own_lane(sandbox: SandboxServer, tmp_path: Path) -> None:
+    s = settings_for(sandbox, tmp_path, salt="not-the-salt", deadline=0.2, lane="lane-7")
+    host = PluginHost(s)
+    with client_for(sandbox, s, host) as client, Terminal(s, host=host, gateway=client) as t:
+        p = t.pay("5.00", "CNY", code=code(t.host, "001"))
+    assert outcome(p) == "unresolved"
+    time.sleep(0.5)
+    quick = {"connect_timeout": 0.1, "read_timeout": 0.1}
+    with Terminal(settings_for(sandbox, tmp_path, lane="lane-8", **quick)) as other:
+        assert other.recovered == []  # lane-7's order is not lane-8's to settle
+        still = other.journal.order(p.merchant_transaction_id)
+        assert still is not None and still.unresolved
+    with Terminal(settings_for(sandbox, tmp_path, lane="lane-7", **quick)) as same:
+        assert [r.order_id for r in same.recovered] == [p.merchant_transaction_id]
