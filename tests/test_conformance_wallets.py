@@ -17,6 +17,7 @@ from paycode.testing.wallets import (
     check_currencies,
     check_examples,
     check_near_misses,
+    check_never_classified,
     check_payload,
     check_polling,
     check_sandbox_payments,
@@ -138,6 +139,26 @@ def test_non_ascii_digits_accepted_are_caught() -> None:
         check_near_misses(wallet)
     with pytest.raises(AssertionError, match="which has '\uff11' in place of a digit"):
         check_classification(wallet, host_of(wallet), "6212345678901234567", 5, "\uff11")
+
+
+def test_a_malformed_code_the_wallet_accepts_is_caught() -> None:
+    wallet = UnicodeDigitsWallet(**{f.name: getattr(QUICKPASS, f.name) for f in attrs.fields(WalletType)})
+    with pytest.raises(AssertionError, match="accepts the malformed code"):
+        check_never_classified(wallet, host_of(wallet), "\uff16\uff12" + "1" * 17)
+    check_never_classified(QUICKPASS, host_of(QUICKPASS), "\uff16\uff12" + "1" * 17)
+
+
+def test_malformed_codes_are_what_they_say() -> None:
+    from hypothesis import given, settings
+    from paycode.testing.wallets import invalid_codes
+
+    @settings(max_examples=200, deadline=None)
+    @given(invalid_codes(QUICKPASS))
+    def refused(code: str) -> None:
+        assert not QUICKPASS.accepts(code)
+        assert code.isascii() is False or not code.isdigit() or len(code) != 19 or not code.startswith("62")
+
+    refused()
 
 
 def test_a_code_classified_elsewhere_is_caught() -> None:

@@ -10,8 +10,10 @@ A wallet plugin's tests subclass :class:`WalletConformance`::
 
 Every wallet the plugin registers is checked (``wallets = ("UnionPay-Offline",)`` narrows it):
 its documented ``examples`` are accepted and classified to it, near misses of them are
-refused, its currencies are ISO 4217, its ``paymentMethod`` payload has the right shape, its
-polling policy is within sane bounds, and the embedded sandbox pays its test codes.
+refused, generated codes of every shape classify to it and generated malformed ones (wrong
+length, wrong prefix, a letter, a space, other scripts' digits) never do, its currencies are
+ISO 4217, its ``paymentMethod`` payload has the right shape, its polling policy is within sane
+bounds, and the embedded sandbox pays its test codes.
 
 Each check is also a plain function (``check_examples(wallet, host)``, …) that raises
 ``AssertionError`` with a one-line reason, for use outside pytest classes.
@@ -47,9 +49,11 @@ __all__ = [
     "check_currencies",
     "check_examples",
     "check_near_misses",
+    "check_never_classified",
     "check_payload",
     "check_polling",
     "check_sandbox_payments",
+    "invalid_codes",
     "near_misses",
     "valid_codes",
 ]
@@ -67,6 +71,10 @@ MAX_DEADLINE = 170.0
 _DIGITS = "0123456789"
 _FULL_WIDTH_ZERO = 0xFF10
 _ARABIC_INDIC_ZERO = 0x0660
+#: zeros of digit families other than ASCII for which str.isdigit() is true: full-width, Arabic-Indic,
+#: extended Arabic-Indic, Devanagari, Bengali, mathematical bold
+_FOREIGN_ZEROS = (_FULL_WIDTH_ZERO, _ARABIC_INDIC_ZERO, 0x06F0, 0x0966, 0x09E6, 0x1D7CE)
+_SPACES = (" ", "\t", "\u00a0", "\u3000")
 #: characters that must never pass as part of a code: letters, full-width and Arabic-Indic digits, spaces, signs
 _NOT_DIGITS = "AZaxz -+.\u3000\u00a0" + "".join(chr(_FULL_WIDTH_ZERO + i) for i in range(10)) + chr(0x0663)
 
@@ -137,6 +145,36 @@ def valid_codes(wallet: WalletType) -> st.SearchStrategy[str]:
     return st.sampled_from(shapes).flatmap(fill)
 
 
+def invalid_codes(wallet: WalletType) -> st.SearchStrategy[str]:
+    """Hypothesis strategy: codes the wallet must refuse.
+
+    A prefix of the wallet at a length no pattern takes; digits of a right length with no prefix of
+    the wallet; and valid codes with a letter, a space inside, or digits of another script (wholly
+    or in one place).
+    """
+    prefixes = sorted({prefix for p in wallet.patterns for prefix in p.prefixes})
+    lengths = sorted({n for p in wallet.patterns for n in p.lengths})
+    wrong_length = st.tuples(st.sampled_from(prefixes), st.integers(1, 40)).map(
+        lambda pn: (pn[0] + "0" * pn[1])[: pn[1]]
+    )
+    wrong_prefix = st.sampled_from(lengths).flatmap(lambda n: st.text(_DIGITS, min_size=n, max_size=n))
+
+    @st.composite
+    def mutated(draw: st.DrawFn) -> str:
+        code = draw(valid_codes(wallet))
+        i = draw(st.integers(1, len(code) - 1))
+        kind = draw(st.sampled_from(["letter", "space", "script", "one-digit-of-another-script"]))
+        if kind == "letter":
+            return code[:i] + draw(st.sampled_from("abcdefxyzABCDEFXYZ")) + code[i + 1 :]
+        if kind == "space":
+            return code[:i] + draw(st.sampled_from(_SPACES)) + code[i:]
+        zero = draw(st.sampled_from(_FOREIGN_ZEROS))
+        foreign = code.translate({ord(d): chr(zero + int(d)) for d in _DIGITS})
+        return foreign if kind == "script" else code[:i] + foreign[i] + code[i + 1 :]
+
+    return st.one_of(wrong_length, wrong_prefix, mutated()).filter(lambda code: not wallet.accepts(code))
+
+
 # ---------------------------------------------------------------------------- checks
 
 
@@ -194,6 +232,17 @@ def check_classification(wallet: WalletType, host: PluginHost, code: str, positi
         f"wallet {wallet.name} accepts {mask_code(broken)}, which has {char!r} in place of a digit "
         f"(position {position}); codes are ASCII digits 0-9 only"
     )
+
+
+def check_never_classified(wallet: WalletType, host: PluginHost, code: str) -> None:
+    """A code the wallet must refuse is never given to it, in any currency or none."""
+    assert not wallet.accepts(code), f"wallet {wallet.name} accepts the malformed code {mask_code(code)!r}"
+    for currency in [None, *sorted(wallet.currencies)]:
+        result = host.classify(code, currency)
+        assert result.wallet is None or result.wallet.name != wallet.name, (
+            f"wallet {wallet.name}: the malformed code {mask_code(code)!r} is classified to it"
+            f"{f' in {currency}' if currency else ''}"
+        )
 
 
 def check_currencies(wallet: WalletType) -> None:
@@ -337,6 +386,15 @@ class WalletConformance(PluginSuite):
         position = data.draw(st.integers(0, len(code) - 1), label="position")
         char = data.draw(st.sampled_from(_NOT_DIGITS), label="character")
         check_classification(wallet, host, code, position, char)
+
+    @settings(
+        max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors]
+    )
+    @given(data=st.data())
+    def test_malformed_codes_are_never_classified(self, wallet_name: str | None, data: st.DataObject) -> None:
+        host = self.host()
+        wallet = self.wallet(wallet_name, host)
+        check_never_classified(wallet, host, data.draw(invalid_codes(wallet), label="code"))
 
     def test_currencies_are_iso_4217(self, wallet_name: str | None) -> None:
         check_currencies(self.wallet(wallet_name))
