@@ -101,7 +101,7 @@ def _figure(cfg: Config, label: str, width: int, height: int, *, with_code: bool
     _check(decoder, frames, with_code=with_code, label=label)
     with one_cpu() as cpu:
         samples = sample_interleaved(
-            {"paycode": ours, "bare": bare}, batch=1, batches=cfg.pick(320, 16), rounds=8, warmup=4
+            {"paycode": ours, "bare": bare}, batch=1, batches=cfg.pick(480, 16), rounds=8, warmup=4
         )
     value, base = Stats.of(samples["paycode"]), Stats.of(samples["bare"])
     ratio = value.median / base.median

@@ -358,7 +358,7 @@ def _rss(cfg: Config, sandbox: _Sandbox, folder: Path) -> Figure:
         goal="< 50 MB, no camera libraries",
         met=value.median < GOAL_RSS_BYTES and not heavy,
         unit="bytes",
-        notes=f"after one payment {after.median / 2**20:.1f} MB; camera libraries loaded: "
+        notes=f"after one payment {after.median / 2**20:.1f} MiB; camera libraries loaded: "
         f"{', '.join(sorted(heavy)) or 'none'}",
         extra={"after_one_payment_bytes": after.median, "heavy_modules": sorted(heavy)},
     )
@@ -368,7 +368,7 @@ def _rss(cfg: Config, sandbox: _Sandbox, folder: Path) -> Figure:
 
 
 async def _all_lanes(cfg: Config, sandbox: _Sandbox, folder: Path, in_memory: Path) -> list[Figure]:
-    plan = {1: cfg.pick(600, 4), 10: cfg.pick(60, 2), 100: cfg.pick(10, 2)}
+    plan = {1: cfg.pick(800, 4), 10: cfg.pick(100, 2), 100: cfg.pick(20, 2)}
     fleet = _Fleet.build(sandbox, folder, max(plan))
     figures = []
     try:

@@ -244,7 +244,7 @@ def run(cfg: Config) -> list[Figure | Check]:
         probe = _raw_scans(success_codes(1, start=10**9))[0]
         _same_request(lane.to_wire(probe), bare(probe.text), salt, lane.protocol)
 
-        batches = cfg.pick(10000, 300)
+        batches = cfg.pick(20000, 300)
         warmup = 200
         scans = iter(_raw_scans(success_codes(batches + warmup)))
         texts = iter([s.text for s in _raw_scans(success_codes(batches + warmup))])
@@ -267,7 +267,7 @@ def run(cfg: Config) -> list[Figure | Check]:
             notes="normalise, classify, build, serialise, sign, 3 events to 1 observer; no journal",
         )
 
-        count = cfg.pick(500, 30)
+        count = cfg.pick(1000, 30)
         whole_ours, whole_theirs = _whole_pay(cfg, lane, folder, _raw_scans(success_codes(count, start=10**6)))
         whole = Figure(
             id="scan_to_wire_journaled",

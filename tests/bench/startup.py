@@ -88,7 +88,7 @@ def run(cfg: Config) -> list[Figure | Check]:
         "plugins": [*_paycode_command(cfg), "plugins"],
     }
     walls: dict[str, list[float]] = {name: [] for name in commands}
-    for round_ in range(cfg.pick(30, 3) + 1):
+    for round_ in range(cfg.pick(40, 3) + 1):
         for name, command in commands.items():
             start = time.perf_counter_ns()
             subprocess.run(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, check=True, timeout=60)
