@@ -189,17 +189,20 @@ async def _raw_round(
     return latencies, elapsed
 
 
-async def _warm_up(
-    terminals: list[AsyncTerminal], clients: list[httpx.AsyncClient], url: str, sandbox: _Sandbox, codes: _Codes
-) -> None:
-    """One payment per lane and one raw request per client, one lane after another.
+async def _touch_paycode(terminals: list[AsyncTerminal], codes: _Codes) -> None:
+    """One untimed payment per lane, one lane after another, right before a timed round.
 
-    Lanes open their connections here, one at a time: the sandbox's listening socket has
-    a short accept backlog, and a burst of a hundred simultaneous connects is refused in
-    part (a store's lanes never start within the same millisecond).
+    A connection idle longer than httpx's keep-alive expiry (5 s) is reopened by the next
+    request. Reopened here one at a time, they never reach the sandbox as a burst of
+    simultaneous connects, which its short accept backlog refuses in part (and a store's
+    lanes do not reconnect within the same millisecond either).
     """
     for terminal in terminals:
         await _paycode_round([terminal], codes, 1)
+
+
+async def _touch_raw(clients: list[httpx.AsyncClient], url: str, sandbox: _Sandbox, codes: _Codes) -> None:
+    """As :func:`_touch_paycode`, for the bare clients."""
     for client in clients:
         await _raw_round([client], url, sandbox, codes, 1)
 
@@ -246,11 +249,12 @@ async def _lanes(cfg: Config, fleet: _Fleet, count: int, per_lane: int, journals
     try:
         for t in terminals:
             await t.start()
-        await _warm_up(terminals, clients, url, sandbox, codes)
         for _ in range(rounds):
+            await _touch_paycode(terminals, codes)
             lat, spent = await _paycode_round(terminals, codes, max(1, per_lane // rounds))
             ours += lat
             ours_time += spent
+            await _touch_raw(clients, url, sandbox, codes)
             lat, spent = await _raw_round(clients, url, sandbox, codes, max(1, per_lane // rounds))
             raw += lat
             raw_time += spent
