@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._measure import Check, Figure
-from ._report import load_average, machine, table
+from ._report import cpu_times, load_average, machine, steal_percent, table
 from ._run import Config
 
 #: the benchmark modules, in the order they run
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": {},
     }
     items: list[Figure | Check] = []
+    cpu_before = cpu_times()
     with tempfile.TemporaryDirectory(prefix="paycode-bench-") as scratch:
         cfg = Config(quick=args.quick, scratch=Path(scratch))
         report["machine"]["scratch_filesystem"] = cfg.filesystem(Path(scratch))
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 report[key][item.id] = {**item.as_json(), "benchmark": name}
     report["duration_s"] = round(time.monotonic() - started, 2)
     report["load_average_after"] = load_average()
+    report["cpu_steal_percent"] = steal_percent(cpu_before, cpu_times())
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB memory, {m['python']}, {m['os']}; "
         f"load average before {report['load_average_before']}, after {report['load_average_after']}; "
+        f"CPU steal {report['cpu_steal_percent']}%; "
         f"{report['duration_s']:.0f} s; JSON: {args.json}"
     )
     for name, error in report["errors"].items():

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._measure import Check, Figure
 
-__all__ = ["format_quantity", "machine", "table"]
+__all__ = ["cpu_times", "format_quantity", "load_average", "machine", "steal_percent", "table"]
 
 _VERSIONS = ("paycode", "pluggy", "attrs", "httpx", "pyserial", "zxing-cpp", "opencv-python-headless", "numpy")
 
@@ -56,6 +56,23 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time counters from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal…)."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    return [int(v) for v in first[1:]] if first and first[0] == "cpu" else None
+
+
+def steal_percent(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Share of CPU time the hypervisor gave to other guests between two :func:`cpu_times` readings."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return round(100.0 * (after[7] - before[7]) / total, 2) if total > 0 else None
 
 
 def format_quantity(value: float, unit: str) -> str:
