@@ -209,9 +209,8 @@ async def _touch_raw(clients: list[httpx.AsyncClient], url: str, sandbox: _Sandb
 
 @attrs.define
 class _Fleet:
-    """What every lanes figure shares, built once: the host, a gateway client per lane, raw clients.
-
-    Every client keeps one keep-alive connection to the sandbox for the whole run (one event loop).
+    """What every lanes figure shares, built once in the one event loop of the run: the host, a
+    gateway client per lane (built as ``AsyncTerminal.start()`` builds its own), a bare client per lane.
     """
 
     sandbox: _Sandbox
@@ -229,16 +228,19 @@ class _Fleet:
         return cls(sandbox, host, gateways, raw)
 
     async def close(self) -> None:
-        for client in [*self.gateways, *self.raw_clients]:
-            await client.aclose() if isinstance(client, httpx.AsyncClient) else await client.close()
+        for gateway in self.gateways:
+            await gateway.close()
+        for client in self.raw_clients:
+            await client.aclose()
 
 
 async def _lanes(cfg: Config, fleet: _Fleet, count: int, per_lane: int, journals_in: Path, label: str) -> Figure:
     sandbox, codes = fleet.sandbox, fleet.codes
     journals = [Journal(journals_in / f"lanes{count}-{i}.sqlite3") for i in range(count)]
+    # a new journal has nothing to recover
     terminals = [
         AsyncTerminal(_settings(sandbox, j.path, f"lane-{i}"), fleet.host, journal=j, gateway=g, recover=False)
-        for i, (j, g) in enumerate(zip(journals, fleet.gateways, strict=False))
+        for i, (j, g) in enumerate(zip(journals, fleet.gateways[:count], strict=True))
     ]
     clients = fleet.raw_clients[:count]
     url = sandbox.base_url + "/v4/payment/unifiedPay"

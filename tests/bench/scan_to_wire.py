@@ -184,15 +184,20 @@ class _StopWatchClient:
         return None
 
 
-def _bare_commits(path: Path) -> Callable[[str], None]:
-    """Two durable inserts per payment on a bare sqlite3 connection, as paycode's journal settings."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, amount TEXT, code TEXT, at REAL)")
-    db.execute("CREATE TABLE IF NOT EXISTS attempts (order_id TEXT, request_id TEXT, at REAL)")
+class _BareCommits:
+    """Two durable inserts per payment on a bare sqlite3 connection, with paycode's journal settings."""
 
-    def commit_twice(order_id: str) -> None:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, amount TEXT, code TEXT, at REAL)"
+        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS attempts (order_id TEXT, request_id TEXT, at REAL)")
+
+    def commit_twice(self, order_id: str) -> None:
+        db = self.db
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO orders VALUES (?, ?, ?, ?)", (order_id, AMOUNT, "1300****0001", time.time()))
         db.execute("COMMIT")
@@ -200,15 +205,16 @@ def _bare_commits(path: Path) -> Callable[[str], None]:
         db.execute("INSERT INTO attempts VALUES (?, ?, ?)", (order_id, "rq", time.time()))
         db.execute("COMMIT")
 
-    return commit_twice
+    def close(self) -> None:
+        self.db.close()
 
 
-def _whole_pay(cfg: Config, lane: _Lane, folder: Path, scans: list[Scan]) -> tuple[list[float], list[float]]:
+def _whole_pay(lane: _Lane, folder: Path, scans: list[Scan]) -> tuple[list[float], list[float]]:
     client = _StopWatchClient(lane.protocol)
     journal = Journal(folder / "whole-pay.sqlite3")
     terminal = Terminal(lane.settings, lane.host, journal=journal, gateway=client, recover=False)
     bare = handwritten(lane.settings.salt or "", lane.observer.see)
-    commit_twice = _bare_commits(folder / "bare.sqlite3")
+    bare_journal = _BareCommits(folder / "bare.sqlite3")
     ours: list[float] = []
     theirs: list[float] = []
     clock = time.perf_counter_ns
@@ -223,11 +229,12 @@ def _whole_pay(cfg: Config, lane: _Lane, folder: Path, scans: list[Scan]) -> tup
                     raise AssertionError(f"whole-pay benchmark payment ended {payment.status}")
                 start = clock()
                 bare(raw.text)
-                commit_twice(f"o{i}")
+                bare_journal.commit_twice(f"o{i}")
                 theirs.append(clock() - start)
     finally:
         terminal.close()
         journal.close()
+        bare_journal.close()
     warm = min(10, len(scans) // 5)
     return ours[warm:], theirs[warm:]
 
@@ -268,7 +275,7 @@ def run(cfg: Config) -> list[Figure | Check]:
         )
 
         count = cfg.pick(1000, 30)
-        whole_ours, whole_theirs = _whole_pay(cfg, lane, folder, _raw_scans(success_codes(count, start=10**6)))
+        whole_ours, whole_theirs = _whole_pay(lane, folder, _raw_scans(success_codes(count, start=10**6)))
         whole = Figure(
             id="scan_to_wire_journaled",
             title="scan to wire through Terminal.pay, journal included",
