@@ -198,6 +198,10 @@ class CodePattern:
             return f"prefix {code[:width]}…, expected {'/'.join(self.prefixes)}"
         return None
 
+    def accepts(self, code: str) -> bool:
+        """True when ``code`` fits (the fast check of the per-scan path; :meth:`mismatch` says why not)."""
+        return code.isascii() and code.isdigit() and len(code) in self.lengths and code.startswith(self.prefixes)
+
     def make(self, ending: str = "") -> str:
         """A code of this shape (shortest length, first prefix) ending with ``ending``; for tests and the sandbox."""
         prefix, length = self.prefixes[0], self.lengths[0]
@@ -286,7 +290,7 @@ class WalletType:
         return f"length {len(code)}, expected {_describe_lengths(lengths)}"
 
     def accepts(self, code: str) -> bool:
-        return self.mismatch(code) is None
+        return any(pattern.accepts(code) for pattern in self.patterns)
 
     def payment_method(self, code: str) -> dict[str, Any]:
         """The ``paymentMethod`` object of a unifiedPay request for ``code``."""

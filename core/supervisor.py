@@ -9,7 +9,6 @@ instead of raising. Only a configuration error (the scanner can never work) is r
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -221,6 +220,8 @@ class ScanSupervisor:
 
     async def aread(self, timeout: float | None = None) -> Scan | None:
         """:meth:`read` for asyncio: blocks a worker thread for at most a quarter second at a time."""
+        import asyncio  # only an asyncio host pays for importing it
+
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
@@ -256,6 +257,8 @@ class ScanSupervisor:
         self.close()
 
     async def __aenter__(self) -> ScanSupervisor:
+        import asyncio  # only an asyncio host pays for importing it
+
         await asyncio.to_thread(self.open)
         return self
 

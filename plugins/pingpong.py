@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paycode.errors import ConfigError
-from paycode.gateway import AsyncPingPongClient, Credentials, PingPongClient, PingPongProtocol, check_base_url
 from paycode.hookspecs import hookimpl
 from paycode.plugin_types import GatewayType
 from paycode.settings import ENV, SITES
@@ -19,6 +18,7 @@ from paycode.settings import ENV, SITES
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from paycode.gateway import AsyncPingPongClient, PingPongClient, PingPongProtocol
     from paycode.host import PluginHost
     from paycode.settings import Settings
 
@@ -32,6 +32,12 @@ def _credential(settings: Settings, name: str) -> str:
 
 def protocol(settings: Settings, host: PluginHost) -> PingPongProtocol:
     """The request builder and answer verifier for the configured site and merchant; ConfigError when incomplete."""
+    from paycode.gateway import (  # httpx and ssl load only when a gateway is built
+        Credentials,
+        PingPongProtocol,
+        check_base_url,
+    )
+
     base = settings.base_url
     if base is None:
         raise ConfigError(
@@ -56,12 +62,16 @@ def protocol(settings: Settings, host: PluginHost) -> PingPongProtocol:
 
 
 def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
+    from paycode.gateway import PingPongClient  # httpx and ssl load only when a gateway is built
+
     return PingPongClient(
         protocol(settings, host), connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
     )
 
 
 def make_async_client(settings: Settings, host: PluginHost) -> AsyncPingPongClient:
+    from paycode.gateway import AsyncPingPongClient  # httpx and ssl load only when a gateway is built
+
     return AsyncPingPongClient(
         protocol(settings, host), connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
     )

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from paycode.gateway import AsyncPingPongClient, Credentials, PingPongClient, PingPongProtocol
 from paycode.hookspecs import hookimpl
 from paycode.plugin_types import GatewayType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from paycode.gateway import AsyncPingPongClient, PingPongClient, PingPongProtocol
     from paycode.host import PluginHost
     from paycode.settings import Settings
 
 
 def _start(settings: Settings, host: PluginHost) -> tuple[Any, PingPongProtocol]:
+    from paycode.gateway import Credentials, PingPongProtocol  # httpx and ssl load only when a gateway is built
     from paycode.sandbox import SandboxServer
 
     signer = host.signer(settings.sign_type)  # refuses an unknown signType before a server starts
@@ -43,6 +44,8 @@ def _start(settings: Settings, host: PluginHost) -> tuple[Any, PingPongProtocol]
 
 
 def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
+    from paycode.gateway import PingPongClient  # httpx and ssl load only when a gateway is built
+
     server, proto = _start(settings, host)
     return PingPongClient(
         proto, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout, on_close=server.stop
@@ -50,6 +53,8 @@ def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
 
 
 def make_async_client(settings: Settings, host: PluginHost) -> AsyncPingPongClient:
+    from paycode.gateway import AsyncPingPongClient  # httpx and ssl load only when a gateway is built
+
     server, proto = _start(settings, host)
     return AsyncPingPongClient(
         proto, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout, on_close=server.stop

@@ -124,6 +124,8 @@ class _HTTPServer(ThreadingHTTPServer):
     """Tracks open connections so that stop() can end them and join their threads."""
 
     daemon_threads = True
+    #: the listen backlog: socketserver's default of 5 refuses most of a burst of lanes connecting at once
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
         self.sandbox = sandbox
