@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import json
 import logging
 import ssl
@@ -31,6 +30,7 @@ import httpx
 from . import bizcontent
 from .errors import ConfigError, MessageError, OutcomeUnknown
 from .models import Money, PaymentStatus
+from .netaddr import is_loopback
 from .plugin_types import SignerType
 from .signing import signed, verify_message
 
@@ -195,16 +195,6 @@ class AsyncGatewayClient(Protocol):
 
 
 # ---------------------------------------------------------------------------- base URL
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_base_url(url: str) -> str:

@@ -28,9 +28,10 @@ import attrs
 
 from . import bizcontent
 from .errors import JournalError, MessageError, OrderError, SignatureError, UsageError
-from .gateway import Credentials, is_loopback
+from .gateway import Credentials
 from .journal import Journal
 from .models import PaymentStatus
+from .netaddr import is_loopback
 from .plugin_types import SignerType
 from .signing import verify_message
 

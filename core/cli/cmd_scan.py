@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from ..hookspecs import hookimpl
+from ._steps import seconds
 
 HELP = "read scans from a scanner and print them (codes masked); exit 1 when none comes in time"
 
@@ -25,21 +26,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scanner", metavar="URL", help="scanner URL (default: setting scanner / PAYCODE_SCANNER)")
     parser.add_argument("--count", type=_positive_int, metavar="N", help="stop after N scans (default: no limit)")
     parser.add_argument(
-        "--timeout", type=_positive_seconds, metavar="S", help="give up when no scan comes for S seconds (exit 1)"
+        "--timeout", type=seconds, metavar="S", help="give up when no scan comes for S seconds (exit 1)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per scan")
     parser.add_argument("--list", action="store_true", help="list scanner devices instead (as `paycode devices`)")

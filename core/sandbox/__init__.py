@@ -14,12 +14,13 @@ notification schedule.
 
 from __future__ import annotations
 
+from ..netaddr import is_loopback
 from .dispatch import V4_PATHS
 from .faults import FAULTS, Faults, FaultSwitch, parse_fault
 from .ledger import Credentials, OrderView, RefundView
 from .notifier import NOTIFY_SCHEDULE, DeliveryView
 from .scenarios import SCENARIOS, Scenario, scenario_codes, scenario_for
-from .server import SandboxServer, default_signers, is_loopback
+from .server import SandboxServer, default_signers
 
 __all__ = [
     "FAULTS",

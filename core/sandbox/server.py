@@ -7,7 +7,6 @@ processed (nothing committed) or after (committed, but the client does not learn
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import sys
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError, UsageError
 from ..models import WalletType
+from ..netaddr import is_loopback
 from ..plugin_types import SignerType
 from ..plugins.signers import MD5, SHA256
 from .dispatch import V4_PATHS, Dispatcher
@@ -29,7 +29,7 @@ from .ledger import Credentials, Ledger, OrderView
 from .notifier import NOTIFY_SCHEDULE, DeliveryView, Notifier
 from .scenarios import scenario_codes
 
-__all__ = ["SandboxServer", "default_signers", "is_loopback"]
+__all__ = ["SandboxServer", "default_signers"]
 
 log = logging.getLogger("paycode.sandbox")
 
@@ -42,16 +42,6 @@ HOUSEKEEPING_INTERVAL = 0.1
 def default_signers() -> dict[str, SignerType]:
     """The built-in ``SHA256`` and ``MD5`` signers, for a sandbox built without a plugin host."""
     return {signer.sign_type: signer for signer in (SHA256, MD5)}
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler(BaseHTTPRequestHandler):
