@@ -290,6 +290,10 @@ class WalletType:
         return f"length {len(code)}, expected {_describe_lengths(lengths)}"
 
     def accepts(self, code: str) -> bool:
+        """True when some pattern accepts ``code``: what classification asks on every scan.
+
+        :meth:`mismatch` says why not; a subclass that changes the rules overrides both.
+        """
         return any(pattern.accepts(code) for pattern in self.patterns)
 
     def payment_method(self, code: str) -> dict[str, Any]:
