@@ -3,12 +3,17 @@
 - ``make_plugin(name, paycode_hook=function, ...)``: a plugin module whose functions are hook implementations.
 - ``make_host(*plugins, load_entrypoints=False, **settings)``: a :class:`PluginHost` with the built-ins, the
   given plugins and ``Settings(**settings)`` (journal in the test's temporary folder).
+- ``install_plugins(work, *sources)``: plugin distributions installed with pip into ``work/site`` (never into the
+  test environment), returning the environment a subprocess needs to see them.
 - ``wallets_plugin``: an in-memory plugin registering WeChat-, AlipayCN- and AlipayHK-shaped test wallets
   (:data:`TEST_WALLETS`), for tests that must not depend on the wallet distributions.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -62,3 +67,27 @@ def wallets_plugin() -> types.ModuleType:
             register(wallet)
 
     return build_plugin("test_wallets", paycode_register_wallets=paycode_register_wallets)
+
+
+@pytest.fixture(scope="session")
+def install_plugins() -> Callable[..., dict[str, str]]:
+    """``install(work, *sources)``: pip-install distribution folders into ``work/site``; the environment to use them.
+
+    Nothing is downloaded (no index, no dependencies, no build isolation: setuptools comes from the test
+    environment). The environment has ``PYTHONPATH=work/site``, no user site, no ``PAYCODE_*`` or ``PYTHON*``
+    variables of the caller, and its state (the default journal) under ``work/state``.
+    """
+
+    def install(work: Path, *sources: Path) -> dict[str, str]:
+        site = work / "site"
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+             "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site), *map(str, sources)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYCODE_", "PYTHON"))}
+        env.update(PYTHONPATH=str(site), PYTHONNOUSERSITE="1", XDG_STATE_HOME=str(work / "state"))
+        return env
+
+    return install

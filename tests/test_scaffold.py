@@ -9,10 +9,10 @@ them only through ``PYTHONPATH``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,22 +32,14 @@ def new(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, install_plugins: Callable[..., dict[str, str]]
+) -> tuple[Path, dict[str, str]]:
     """paycode-acme (scanner) and paycode-union-pay (wallet), generated and installed; the environment to run them."""
     work = tmp_path_factory.mktemp("scaffold")
     assert main(["new", "scanner", "acme", "--dir", str(work)]) == 0
     assert main(["new", "wallet", "union-pay", "--dir", str(work)]) == 0
-    site = work / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-         "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site),
-         str(work / "paycode-acme"), str(work / "paycode-union-pay")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYCODE_", "PYTHON"))}
-    env.update(PYTHONPATH=str(site), PYTHONNOUSERSITE="1", XDG_STATE_HOME=str(work / "state"))
-    return work, env
+    return work, install_plugins(work, work / "paycode-acme", work / "paycode-union-pay")
 
 
 @pytest.mark.parametrize(("folder", "passed"), [("paycode-acme", 12), ("paycode-union-pay", 11)])

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import operator
-import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import reduce
 from pathlib import Path
 
@@ -59,23 +58,16 @@ def test_the_tutorial_shows_exactly_the_plugin_files() -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def installed(
+    tmp_path_factory: pytest.TempPathFactory, install_plugins: Callable[..., dict[str, str]]
+) -> Iterator[tuple[Path, dict[str, str]]]:
     """The plugin's sources copied to a temporary folder and installed into another; an environment using it."""
     work = tmp_path_factory.mktemp("acme")
-    source, target = work / "paycode-acme", work / "site"
+    source = work / "paycode-acme"
     shutil.copytree(
         TUTORIAL, source, ignore=shutil.ignore_patterns(*HARNESS, "__pycache__", "*.egg-info", "build", ".*")
     )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--target", str(target),
-         "--no-deps", "--no-build-isolation", str(source)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYCODE_", "PYTHON"))}
-    env.update(PYTHONPATH=str(target), PYTHONNOUSERSITE="1", XDG_STATE_HOME=str(work / "state"))
-    yield source, env
+    yield source, install_plugins(work, source)
 
 
 def _run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

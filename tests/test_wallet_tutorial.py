@@ -11,12 +11,11 @@ against the embedded sandbox, each in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,28 +51,17 @@ def test_the_docs_show_exactly_the_tutorial_files() -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def installed(
+    tmp_path_factory: pytest.TempPathFactory, install_plugins: Callable[..., dict[str, str]]
+) -> Iterator[tuple[Path, dict[str, str]]]:
     """The plugin's sources copied to a temporary folder and installed into another; an environment using it."""
     work = tmp_path_factory.mktemp("unionpay")
-    source, target = work / "paycode-unionpay", work / "site"
+    source = work / "paycode-unionpay"
     shutil.copytree(
         TUTORIAL, source, ignore=shutil.ignore_patterns(*HARNESS, "__pycache__", "*.egg-info", "build", ".*")
     )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--target", str(target),
-         "--no-deps", "--no-build-isolation", str(source)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYCODE_", "PYTHON"))}
-    env.update(
-        PYTHONPATH=str(target),
-        PYTHONNOUSERSITE="1",
-        XDG_STATE_HOME=str(work / "state"),
-        PAYCODE_GATEWAY="sandbox",
-        PAYCODE_JOURNAL=str(work / "journal.sqlite3"),
-    )
+    env = install_plugins(work, source)
+    env.update(PAYCODE_GATEWAY="sandbox", PAYCODE_JOURNAL=str(work / "journal.sqlite3"))
     yield source, env
 
 
