@@ -90,40 +90,67 @@ def check_notification_url(url: str) -> str:
 # ---------------------------------------------------------------------------- serialising
 
 
-def _encode(value: Any, path: str, out: list[str]) -> None:
-    if value is None or isinstance(value, bool):
-        out.append(json.dumps(value))
-    elif isinstance(value, str):
+class _Unencodable(Exception):
+    """A value with no exact JSON form; ``path`` is filled in on the way out, so the happy path builds none."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__(template)
+        self.template = template  # holds "{path}"
+        self.path: list[str | int] = []
+
+    def message(self) -> str:
+        path = ""
+        for part in self.path:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+        return "bizContent field " + self.template.format(path=path)
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
         out.append(_json_string(value))
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise OrderError(f"bizContent field {path} is {value}; amounts must be finite numbers")
-        text = format(value, "f")
-        out.append(text)
-    elif isinstance(value, float):
-        raise OrderError(f"bizContent field {path} is a float ({value!r}); money is written from Decimal only")
-    elif isinstance(value, Mapping):
+    elif kind is dict or (kind is not str and isinstance(value, Mapping)):
         out.append("{")
-        for i, (key, item) in enumerate(value.items()):
+        first = True
+        for key, item in value.items():
             if not isinstance(key, str):
-                raise OrderError(f"bizContent field {path} has a non-text key {key!r}")
-            if i:
+                raise _Unencodable(f"{{path}} has a non-text key {key!r}")
+            if not first:
                 out.append(",")
+            first = False
             out.append(_json_string(key))
             out.append(":")
-            _encode(item, f"{path}.{key}" if path else key, out)
+            try:
+                _encode(item, out)
+            except _Unencodable as exc:
+                exc.path.insert(0, key)
+                raise
         out.append("}")
+    elif value is None or kind is bool:
+        out.append(json.dumps(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _Unencodable(f"{{path}} is {value}; amounts must be finite numbers")
+        out.append(format(value, "f"))
+    elif isinstance(value, float):
+        raise _Unencodable(f"{{path}} is a float ({value!r}); money is written from Decimal only")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, str):
+        out.append(_json_string(value))
     elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _encode(item, f"{path}[{i}]", out)
+            try:
+                _encode(item, out)
+            except _Unencodable as exc:
+                exc.path.insert(0, i)
+                raise
         out.append("]")
     else:
-        raise OrderError(f"bizContent field {path} has type {type(value).__name__}, which has no JSON form")
+        raise _Unencodable(f"{{path}} has type {type(value).__name__}, which has no JSON form")
 
 
 def serialise(biz: Mapping[str, Any]) -> str:
@@ -132,7 +159,10 @@ def serialise(biz: Mapping[str, Any]) -> str:
     ``json.loads(serialise(biz), parse_float=Decimal)`` gives the same values back.
     """
     out: list[str] = []
-    _encode(biz, "", out)
+    try:
+        _encode(biz, out)
+    except _Unencodable as exc:
+        raise OrderError(exc.message()) from None
     return "".join(out)
 
 
