@@ -357,6 +357,7 @@ class Journal:
         self.path = Path(path).expanduser()
         self._lock = threading.RLock()
         self._closed = False
+        self._batch_depth = 0  # > 0 inside batch(): writes join its transaction
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -415,12 +416,36 @@ class Journal:
                 raise JournalError(f"journal {str(self.path)!r}: {exc}") from None
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction: one flush to disk, all of them durable or none.
+
+        The flow uses it to record an order with its first attempt, and an answer with the
+        state it moves to. A write that raises inside undoes the whole batch, so callers must
+        not catch a journal error inside and go on. Other threads' writes wait until it ends.
+        """
+        with self._write():
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: BEGIN IMMEDIATE (waits for other writers), COMMIT on success."""
+        """One write transaction: BEGIN IMMEDIATE (waits for other writers), COMMIT on success.
+
+        Inside :meth:`batch` (same thread: the lock is re-entrant) it joins the batch's transaction.
+        """
         with self._lock:
             if self._closed:
                 raise JournalError(f"journal {str(self.path)!r} is closed")
             db = self._db
+            if self._batch_depth:
+                try:
+                    yield db
+                except sqlite3.Error as exc:
+                    raise JournalError(f"journal {str(self.path)!r} cannot be written: {exc}") from None
+                return
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:

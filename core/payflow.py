@@ -242,38 +242,69 @@ class _Order:
         self.ctx.emit(kind, self.id, **data)
 
     def move(self, status: PaymentStatus, *, transaction_id: str | None = None, note: str = "") -> None:
+        self._show(self._record(status, transaction_id, note))
+
+    def _record(self, status: PaymentStatus, transaction_id: str | None, note: str) -> _Move | None:
+        """Write a state change to the journal; what to show once it is durable (None: nothing moved)."""
         p = self.payment
         if transaction_id:
             p.transaction_id = transaction_id
         if status is p.status and not transaction_id:
-            return
+            return None
         if p.status.final and not status.final:
-            return  # answers out of order never undo a final state
-        moved = status is not p.status
-        previous = p.status
+            return None  # answers out of order never undo a final state
         self.ctx.journal.set_state(self.id, status, transaction_id=transaction_id, note=note)
-        if moved:
-            p.move(status, note)
-            self.emit("payment.state", status=status.value, previous=previous.value, note=note)
+        return _Move(p.status, status, note) if status is not p.status else None
+
+    def _show(self, move: _Move | None) -> None:
+        if move is not None:
+            self.payment.move(move.status, move.note)
+            self.emit("payment.state", status=move.status.value, previous=move.previous.value, note=move.note)
 
     def begin(self, request_id: str, kind: str) -> None:
         self.ctx.journal.begin_attempt(self.id, request_id, kind)
 
-    def answered(self, request_id: str, operation: str, answer: GatewayAnswer) -> None:
+    def answered(
+        self,
+        request_id: str,
+        operation: str,
+        answer: GatewayAnswer,
+        *,
+        moves_to: PaymentStatus | None = None,
+        transaction_id: str | None = None,
+        note: str = "",
+    ) -> None:
+        """Record a verified answer and the state it moves the order to in one journal transaction, then tell."""
         status = answer.status.value if answer.status else None
-        self.ctx.journal.end_attempt(
-            self.id, request_id, outcome="answered", code=answer.code, status=status, detail=answer.description
-        )
+        with self.ctx.journal.batch():
+            self.ctx.journal.end_attempt(
+                self.id, request_id, outcome="answered", code=answer.code, status=status, detail=answer.description
+            )
+            move = None if moves_to is None else self._record(moves_to, transaction_id, note)
         self.emit("payment.answer", operation=operation, **answer.as_json())
+        self._show(move)
 
-    def lost(self, request_id: str, operation: str, lost: Lost) -> None:
-        self.ctx.journal.end_attempt(
-            self.id,
-            request_id,
-            outcome="unknown" if lost.delivered else "error",
-            detail=lost.error.message,
-        )
+    def lost(
+        self, request_id: str, operation: str, lost: Lost, *, moves_to: PaymentStatus | None = None, note: str = ""
+    ) -> None:
+        """Record an attempt without a trustworthy answer (and the state that follows) in one transaction, then tell."""
+        with self.ctx.journal.batch():
+            self.ctx.journal.end_attempt(
+                self.id,
+                request_id,
+                outcome="unknown" if lost.delivered else "error",
+                detail=lost.error.message,
+            )
+            move = None if moves_to is None else self._record(moves_to, None, note)
         self.emit("payment.unknown", operation=operation, reason=lost.error.message, delivered=lost.delivered)
+        self._show(move)
+
+
+@attrs.frozen
+class _Move:
+    previous: PaymentStatus
+    status: PaymentStatus
+    note: str
 
 
 def _transaction_id(answer: GatewayAnswer) -> str | None:
@@ -291,17 +322,19 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
     payment = Payment(order_id, request.money, request.wallet.name, mask_code(request.code))
     order = _Order(ctx, payment)
     deadline = ctx.clock() + policy.deadline
-    ctx.journal.begin_order(
-        order_id,
-        money=request.money,
-        wallet=request.wallet.name,
-        code_masked=payment.code_masked,
-        lane=ctx.lane,
-        deadline_at=time.time() + policy.deadline,
-    )
+    with ctx.journal.batch():  # the order and its first attempt: one flush, durable before the request leaves
+        ctx.journal.begin_order(
+            order_id,
+            money=request.money,
+            wallet=request.wallet.name,
+            code_masked=payment.code_masked,
+            lane=ctx.lane,
+            deadline_at=time.time() + policy.deadline,
+        )
+        order.begin(request.request_id, "pay")
     payment.move(PaymentStatus.INIT, "order created")
 
-    delivered = yield from _send_pay(order, request, biz, resend=False)
+    delivered = yield from _send_pay(order, request, biz, resend=False, begun=True)
     if payment.status is PaymentStatus.UNKNOWN and not delivered:
         order.move(PaymentStatus.FAILED, note="not sent: the gateway could not be reached")
         return payment
@@ -332,9 +365,12 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
     return payment
 
 
-def _send_pay(order: _Order, request: PaymentRequest, biz: Mapping[str, Any], *, resend: bool) -> Flow[bool]:
-    """Send unifiedPay; True when it may have reached the gateway."""
-    order.begin(request.request_id, "pay")
+def _send_pay(
+    order: _Order, request: PaymentRequest, biz: Mapping[str, Any], *, resend: bool, begun: bool = False
+) -> Flow[bool]:
+    """Send unifiedPay; True when it may have reached the gateway. ``begun``: the attempt is journaled already."""
+    if not begun:
+        order.begin(request.request_id, "pay")
     order.emit(
         "payment.request",
         operation="unified_pay",
@@ -347,13 +383,18 @@ def _send_pay(order: _Order, request: PaymentRequest, biz: Mapping[str, Any], *,
     )
     reply = yield Call("unified_pay", {"biz": biz})
     if isinstance(reply, Lost):
-        order.lost(request.request_id, "unified_pay", reply)
-        order.move(PaymentStatus.UNKNOWN, note="no trustworthy answer to unifiedPay; querying")
+        note = "no trustworthy answer to unifiedPay; querying"
+        order.lost(request.request_id, "unified_pay", reply, moves_to=PaymentStatus.UNKNOWN, note=note)
         return reply.delivered
-    order.answered(request.request_id, "unified_pay", reply)
-    status = pay_verdict(reply)
     note = f"{reply.code} {reply.description}".strip()
-    order.move(status, transaction_id=_transaction_id(reply), note=note)
+    order.answered(
+        request.request_id,
+        "unified_pay",
+        reply,
+        moves_to=pay_verdict(reply),
+        transaction_id=_transaction_id(reply),
+        note=note,
+    )
     return True
 
 
@@ -365,10 +406,16 @@ def _query(order: _Order) -> Flow[PaymentStatus | str]:
     if isinstance(reply, Lost):
         order.lost(query_id, "query", reply)
         return PaymentStatus.UNKNOWN
-    order.answered(query_id, "query", reply)
     verdict = query_verdict(reply)
-    if isinstance(verdict, PaymentStatus) and verdict is not PaymentStatus.UNKNOWN:
-        order.move(verdict, transaction_id=_transaction_id(reply), note=f"query: {reply.code}")
+    moves = verdict if isinstance(verdict, PaymentStatus) and verdict is not PaymentStatus.UNKNOWN else None
+    order.answered(
+        query_id,
+        "query",
+        reply,
+        moves_to=moves,
+        transaction_id=_transaction_id(reply) if moves else None,
+        note=f"query: {reply.code}",
+    )
     return verdict
 
 

@@ -91,6 +91,33 @@ def test_an_order_keeps_its_attempts_transitions_and_refunds(journal: Journal) -
     assert journal.order("nope") is None
 
 
+def test_a_batch_is_one_transaction(journal: Journal) -> None:
+    other = Journal(journal.path)  # another lane's view of the same file
+    try:
+        with journal.batch():
+            new_order(journal)
+            journal.begin_attempt("o-1", "o-1-r1", "pay")
+            assert other.order("o-1") is None  # nothing is visible, nor durable, before the batch ends
+            with journal.batch():  # batches nest: still the one transaction
+                journal.set_state("o-1", PaymentStatus.PROCESSING)
+            assert other.order("o-1") is None
+        record = other.order("o-1")
+        assert record is not None and record.status is PaymentStatus.PROCESSING
+        assert [a.request_id for a in other.attempts("o-1")] == ["o-1-r1"]
+    finally:
+        other.close()
+
+
+def test_a_failing_write_undoes_its_whole_batch(journal: Journal) -> None:
+    new_order(journal, "o-1")
+    with pytest.raises(JournalError, match="already in the journal"), journal.batch():
+        new_order(journal, "o-2")
+        journal.begin_attempt("o-2", "o-2-r1", "pay")
+        new_order(journal, "o-1")  # refused: the batch is rolled back, o-2 with it
+    assert journal.order("o-2") is None and journal.attempts("o-2") == []
+    new_order(journal, "o-2")  # and the journal goes on working
+
+
 def test_an_order_id_is_used_once(journal: Journal) -> None:
     new_order(journal)
     with pytest.raises(JournalError, match="already in the journal"):
