@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -60,6 +61,51 @@ def setup() -> None:
     stamp_file.write_text(stamp)
 
 
+#: system programs the real-service tests need, and the Debian package that brings each
+SYSTEM_NEEDS = {
+    "initdb": ("postgresql", "the PostgreSQL journal tests (tests/store)"),
+    "chromium": ("chromium", "the browser tests of the bridge's cashier page (tests/bridge)"),
+}
+
+
+def _postgres_bin() -> str | None:
+    """initdb is on PATH on some machines, under /usr/lib/postgresql/N/bin on Debian."""
+    found = shutil.which("initdb")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return str(candidates[-1]) if candidates else None
+
+
+def _missing_system() -> dict[str, tuple[str, str]]:
+    missing = {}
+    for program, need in SYSTEM_NEEDS.items():
+        present = _postgres_bin() if program == "initdb" else shutil.which(program)
+        if not present:
+            missing[program] = need
+    return missing
+
+
+def system_setup() -> None:
+    """Install the system packages the real-service tests need, where this machine lets us (root, apt-get).
+
+    Elsewhere say which tests cannot run; those tests skip themselves naming the program.
+    """
+    missing = _missing_system()
+    if not missing:
+        return
+    packages = sorted({pkg for pkg, _ in missing.values()})
+    can_install = os.name == "posix" and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+    if can_install:
+        print(f"dev.py: installing system packages: {' '.join(packages)}", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=False, env=env, stdout=subprocess.DEVNULL)
+        missing = _missing_system()
+    for program, (pkg, tests) in missing.items():
+        print(f"dev.py: {program} is missing (Debian package {pkg}); {tests} cannot run here", file=sys.stderr)
+
+
 def _has_test_extra(dist: Path) -> bool:
     import tomllib
 
@@ -81,6 +127,7 @@ def main(argv: list[str]) -> int:
     if what == "demo":
         return run(str(BIN / "paycode"), "demo", *rest)
     if what == "test":
+        system_setup()
         code = run(str(PY), "-m", "pytest", "-p", "no:cacheprovider", *rest)
         if code == 5:
             print("dev.py: pytest collected no tests; that is a failure", file=sys.stderr)
