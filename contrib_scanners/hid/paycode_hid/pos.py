@@ -16,6 +16,13 @@ byte(s)      content
 
 Continued reports repeat the AIM identifier; their data is concatenated and the scan
 is finished by the first report without the continuation bit.
+
+A refused report (too short, or claiming more than 56 data bytes) discards the scan it
+belongs to *as a whole*: the reports that follow it up to the one without the
+continuation bit are parts of that scan and are skipped, never delivered as a scan of
+their own (a truncated code must never reach the lane). A report too short to carry the
+continuation bit counts as continued; the skipping then also ends when input pauses
+(:meth:`PosDecoder.flush`, called by the scanner's gap timer).
 """
 
 from __future__ import annotations
@@ -62,8 +69,8 @@ class PosDecoder:
 
     @property
     def pending(self) -> bool:
-        """True while continued reports are waiting for their last part."""
-        return self._started
+        """True while continued reports are waiting for their last part (or the rest of a refused scan)."""
+        return self._started or self._skipping
 
     def reset(self) -> None:
         """Forget a scan under way (after reopening the device)."""
@@ -73,9 +80,13 @@ class PosDecoder:
         self._code_id = 0
         self._started = False
         self._error: str | None = None
+        self._skipping = False
 
     def flush(self) -> Result | None:
         """Give up on a scan whose last part never came: it is discarded. None when nothing is waiting."""
+        if self._skipping:  # the rest of a refused scan: it was reported when it was refused
+            self.reset()
+            return None
         if not self._started:
             return None
         self.reset()
@@ -90,12 +101,17 @@ class PosDecoder:
         if not data or data[0] != REPORT_ID:
             return None
         if len(data) < REPORT_SIZE:
-            self.reset()
-            return DiscardedScan(f"HID POS report of {len(data)} bytes; expected {REPORT_SIZE}")
+            return self._refuse(f"HID POS report of {len(data)} bytes; expected {REPORT_SIZE}", continued=True)
+        continued = bool(data[REPORT_SIZE - 1] & CONTINUED)
+        if self._skipping:  # a later part of a refused scan
+            if not continued:
+                self.reset()
+            return None
         length = data[1]
         if length > DATA_CAPACITY:
-            self.reset()
-            return DiscardedScan(f"HID POS report claims {length} data bytes; at most {DATA_CAPACITY} fit")
+            return self._refuse(
+                f"HID POS report claims {length} data bytes; at most {DATA_CAPACITY} fit", continued=continued
+            )
         if not self._started:
             self._started = True
             self._aim = data[2:DATA_OFFSET]
@@ -106,9 +122,16 @@ class PosDecoder:
             if self._size > self.max_length:
                 self._error = f"scan longer than {self.max_length} bytes"
                 self._parts.clear()
-        if data[REPORT_SIZE - 1] & CONTINUED:
+        if continued:
             return None
         return self._finish()
+
+    def _refuse(self, reason: str, *, continued: bool) -> Result | None:
+        """Discard the scan this report belongs to; skip its later parts when more are to come."""
+        already = self._skipping
+        self.reset()
+        self._skipping = continued
+        return None if already else DiscardedScan(reason)
 
     def _finish(self) -> Result | None:
         error, body, aim_bytes, code_id = self._error, b"".join(self._parts), self._aim, self._code_id

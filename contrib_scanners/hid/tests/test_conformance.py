@@ -41,7 +41,10 @@ class HidRig:
 
     def feed_garbage(self) -> None:
         if self.mode == "pos":
-            self.device.push(pos_reports("13")[0][:10])  # a scan report cut to 10 of its 64 bytes
+            # a two-report scan whose first report is cut to 10 of its 64 bytes: the whole scan is
+            # discarded, its second report is never delivered as a (truncated) scan of its own
+            first, second = pos_reports("1" * 60, "]C0")
+            self.device.push(first[:10], second)
         else:
             self.device.push(*keyboard_reports("13", end=None))  # keys that stop before the end key
 

@@ -85,6 +85,43 @@ def test_malformed_reports_discard_the_scan_under_way(report: bytes, reason: str
     decoder = PosDecoder()
     run([hand_made(56, b"]C0", b"1" * 56, continued=True)], decoder)
     assert run([report], decoder) == [DiscardedScan(reason)]
+    decoder.flush()  # the pause after the refused scan (the scanner's gap timer)
+    assert not decoder.pending
+    assert run(pos_reports("42", "]C0"), decoder)[0].text == "42"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        bytes([0x02, 3]) + b"]C0123",  # too short to say whether it continues: counts as continued
+        hand_made(57, b"]C0", b"", continued=True),
+    ],
+    ids=["short", "overlong-length"],
+)
+@pytest.mark.parametrize("parts_after", [1, 2, 4])
+def test_the_rest_of_a_refused_first_report_is_never_a_scan(refused: bytes, parts_after: int) -> None:
+    """Issue 15 defect: the parts after a refused first report were delivered as a (truncated) scan."""
+    decoder = PosDecoder()
+    rest = pos_reports(b"7" * (56 * parts_after - 3), "]C0")
+    assert len(rest) == parts_after
+    results = run([refused, *rest], decoder)
+    assert results == [DiscardedScan(results[0].reason)]  # type: ignore[union-attr]
+    assert not decoder.pending  # the last part (no continuation bit) ended the refused scan
+    assert run(pos_reports("42", "]C0"), decoder)[0].text == "42"  # type: ignore[union-attr]
+
+
+def test_a_refused_last_report_skips_nothing_after_it() -> None:
+    decoder = PosDecoder()
+    assert run([hand_made(57, b"]C0", b"")], decoder) == [DiscardedScan("HID POS report claims 57 data bytes; at most 56 fit")]
+    assert not decoder.pending
+    assert run(pos_reports("42", "]C0"), decoder)[0].text == "42"  # type: ignore[union-attr]
+
+
+def test_a_pause_ends_the_skipping_quietly() -> None:
+    decoder = PosDecoder()
+    run([bytes([0x02, 3]) + b"]C0123"], decoder)
+    assert decoder.pending
+    assert decoder.flush() is None  # already reported when refused
     assert not decoder.pending
     assert run(pos_reports("42", "]C0"), decoder)[0].text == "42"  # type: ignore[union-attr]
 
