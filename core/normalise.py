@@ -1,11 +1,17 @@
 """Turn what a scanner sent into the bare code: strip framing, identifiers and whitespace.
 
 Order of the steps, each optional: the configured suffix, control characters anywhere
-(STX, ETX, EOT, GS 0x1D, CR, LF, …), surrounding whitespace, the configured prefix, a
+(STX, ETX, EOT, CR, LF, …) except GS, surrounding whitespace and GS, the configured prefix, a
 leading AIM symbology identifier (``]C0``, ``]Q1``, ``]E0``: ``]`` + letter + modifier),
 and, only when asked for (``code_id=1``), a one-letter vendor code id such as
 Honeywell's ``j`` (Code 128) or ``s`` (QR). The identifier is kept as ``Scan.aim`` and
 mapped to a symbology name in ``Scan.symbology`` unless the scanner already set one.
+
+GS (0x1D, the GS1 field separator) is data: between two characters of the code it is
+kept, on every path (a camera's decoder, a serial frame, a HID POS report, a keyboard
+wedge's Ctrl+]), so a host reading GS1 data gets its fields; at either end of the code
+it is framing and removed. A payment code never holds one: classification refuses a
+code with a GS like any other non-digit, with a clear message.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import attrs
 from .models import Scan
 from .scanning import ScannerURL
 
-__all__ = ["AIM_SYMBOLOGIES", "CODE_ID_SYMBOLOGIES", "SUFFIXES", "Normaliser", "normalise", "split_aim"]
+__all__ = ["AIM_SYMBOLOGIES", "CODE_ID_SYMBOLOGIES", "GS", "SUFFIXES", "Normaliser", "normalise", "split_aim"]
 
 #: AIM symbology identifier letter (ISO/IEC 15424) -> symbology name.
 AIM_SYMBOLOGIES: dict[str, str] = {
@@ -63,7 +69,9 @@ SUFFIXES: dict[str, str] = {
 }
 
 _AIM = re.compile(r"\][A-Za-z][0-9A-Z]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 controls (GS, ETX, EOT, CR, LF, TAB…), DEL, C1
+#: C0 controls (ETX, EOT, CR, LF, TAB…) but GS, DEL, C1; ``str.strip()`` removes a GS at either end
+_CONTROL = re.compile(r"[\x00-\x1c\x1e-\x1f\x7f-\x9f]")
+GS = "\x1d"
 
 
 def split_aim(text: str) -> tuple[str | None, str]:

@@ -38,11 +38,30 @@ def test_configured_prefix_then_aim_id(code: str, aim: str | None, prefix: str) 
     assert (result.text, result.aim) == (code, aim)
 
 
-@given(code=codes, separators=st.lists(st.sampled_from(["\x1d", "\x03", "\x04", "\x00", "\x7f"]), max_size=3))
+@given(code=codes, separators=st.lists(st.sampled_from(["\x03", "\x04", "\x00", "\x7f", "\x1c", "\x1e"]), max_size=3))
 @settings(max_examples=100, deadline=None)
 def test_control_characters_inside_are_removed(code: str, separators: list[str]) -> None:
     cut = len(code) // 2
     assert normalise(scan(code[:cut] + "".join(separators) + code[cut:])).text == code
+
+
+@given(
+    fields=st.lists(codes, min_size=2, max_size=4),
+    aim=aims,
+    suffix=named_suffixes,
+    lead=noise,
+    trail=noise,
+)
+@settings(max_examples=200, deadline=None)
+def test_gs_between_fields_is_kept_and_at_the_ends_removed(
+    fields: list[str], aim: str | None, suffix: str, lead: str, trail: str
+) -> None:
+    """Issue 15: GS (0x1D) is data inside a code (GS1 fields), framing at its ends; every path agrees."""
+    normaliser = Normaliser.from_url(ScannerURL.parse(f"x://?suffix={suffix}"))
+    gs1 = "\x1d".join(fields)
+    result = normaliser(scan(lead + (aim or "") + "\x1d" + gs1 + "\x1d" + trail + SUFFIXES[suffix]))
+    assert result.text == gs1
+    assert result.aim == aim
 
 
 def test_literal_suffix() -> None:
@@ -80,3 +99,10 @@ def test_split_aim() -> None:
 def test_unknown_aim_letter_keeps_the_id_without_a_symbology() -> None:
     result = normalise(scan("]Y0123"))
     assert (result.text, result.aim, result.symbology) == ("123", "]Y0", None)
+
+
+def test_a_camera_scan_and_a_serial_frame_with_gs_come_out_alike() -> None:
+    """The camera keeps GS in Scan.text (zxing-cpp TextMode.Plain); the host path keeps it too."""
+    camera = Scan(raw=b"01\x1d17", text="01\x1d17", source="camera://0", symbology="qr", aim="]Q1")
+    serial = scan("]Q101\x1d17\r\n")
+    assert normalise(camera).text == normalise(serial).text == "01\x1d17"
