@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paycode.cli
+import paycode.gateway
 import paycode.host
 import pytest
 from paycode import ScannerType, hookimpl
@@ -392,3 +394,87 @@ def test_scan_from_stdin_in_a_real_process(tmp_path: Path) -> None:
     ]
     # the blank line is reported as an empty scan on stderr, not printed
     assert proc.stderr.decode() == "paycode: scanner.error stdin://: a scan was empty after normalisation\n"
+
+
+# ---------------------------------------------------------------------------- command modules that cannot load
+
+BROKEN_MODULES = {
+    "import_inside": "from paycode.gateway import no_such_name\n",
+    "missing_dependency": "import paycode_no_such_dependency\n",
+    "syntax": "HELP = 'x'\ndef run(args:\n",
+    "raises": "raise RuntimeError('cannot start')\n",
+    "incomplete": "HELP = 'half written'\n\ndef add_arguments(parser):\n    pass\n",
+}
+
+
+@pytest.fixture
+def command_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``register(name=source_or_None, ...)``: commands added to COMMANDS; None names a module that does not exist."""
+    folder = tmp_path / "commands"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+
+    def register(**commands: str | None) -> None:
+        for name, source in commands.items():
+            module = f"paycode_test_cmd_{name}"
+            if source is not None:
+                (folder / f"{module}.py").write_text(source, encoding="utf-8")
+            monkeypatch.setitem(paycode.cli.COMMANDS, name, module)
+            monkeypatch.delitem(sys.modules, module, raising=False)
+
+    return register
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_MODULES))
+def test_a_broken_command_module_is_an_error_that_names_it(
+    paycode_cli: Cli, command_modules: Callable[..., None], kind: str
+) -> None:
+    command_modules(broken=BROKEN_MODULES[kind])
+    result = paycode_cli("broken", "--anything", "x")
+    assert result.code == paycode.cli.EXIT_UNAVAILABLE == 70
+    assert result.out == ""
+    assert result.err.startswith("paycode: error: command broken is unavailable: importing paycode_test_cmd_broken ")
+    assert len(result.err.splitlines()) == 1 and "Traceback" not in result.err
+
+
+def test_help_lists_a_broken_command_and_warns_the_other_commands_still_run(
+    paycode_cli: Cli, command_modules: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    command_modules(broken=BROKEN_MODULES["import_inside"])
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 0
+    assert "unavailable (broken)" in out and "paycode_test_cmd_broken" in out
+    assert err.splitlines() == [
+        "paycode: warning: command broken is unavailable: importing paycode_test_cmd_broken failed: "
+        "ImportError: cannot import name 'no_such_name' from 'paycode.gateway' "
+        f"({Path(paycode.gateway.__file__)})"
+    ]
+    result = paycode_cli("plugins")
+    assert (result.code, result.err) == (0, "")
+
+
+def test_a_registered_module_that_does_not_exist_is_listed_and_refused_but_stays_quiet(
+    paycode_cli: Cli, command_modules: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    command_modules(ghost=None)
+    assert main([]) == 2  # no command: the listing, exit 2
+    out, err = capsys.readouterr()
+    assert "ghost        unavailable (missing)" in out
+    assert err == ""
+    result = paycode_cli("ghost")
+    assert result.code == 70
+    assert result.err == (
+        "paycode: error: command ghost is registered but its module paycode_test_cmd_ghost is not installed "
+        "(no module named 'paycode_test_cmd_ghost'); reinstall paycode or remove the command from "
+        "paycode.cli.COMMANDS\n"
+    )
+    assert paycode_cli("--config", "paycode.toml", "ghost").code == 70
+    assert paycode_cli("classify", WECHAT).code == 0
+
+
+def test_every_registered_command_loads() -> None:
+    for name, module in paycode.cli.COMMANDS.items():
+        loaded = paycode.cli.load_command(name, module)
+        assert not isinstance(loaded, paycode.cli.Unavailable) or loaded.state == "missing", loaded.message()

@@ -4,17 +4,30 @@ Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and keeps heavy imports inside ``run`` so that ``paycode --help``
 stays fast. Errors derived from :class:`paycode.errors.PaycodeError` become one line on
 stderr and the error's exit status; usage errors exit 2.
+
+A registered command whose module cannot be used never vanishes silently: ``paycode --help``
+still lists it, marked unavailable with the reason, and running it prints one line naming
+the module and exits 70 (:data:`EXIT_UNAVAILABLE`). A module that raises while it is imported
+(an ImportError inside it, a syntax error) or lacks ``HELP``/``add_arguments``/``run`` is
+*broken*: ``paycode --help`` also warns about it on stderr. A module that does not exist at all
+(``ModuleNotFoundError`` naming the module itself: a command registered before its module is
+written or installed) is *missing*: listed and refused the same way, without the warning, so
+that the other commands keep a clean stderr. docs/cli.md explains both.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import ModuleType
 
-__all__ = ["COMMANDS", "main"]
+import attrs
+
+__all__ = ["COMMANDS", "EXIT_UNAVAILABLE", "Unavailable", "build_parser", "load_command", "main"]
 
 #: command name -> module, in the order ``paycode --help`` lists them
 COMMANDS: dict[str, str] = {
@@ -45,7 +58,68 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: exit status of a registered command whose module cannot be imported (EX_SOFTWARE, like an internal error)
+EXIT_UNAVAILABLE = 70
+
+
+@attrs.frozen
+class Unavailable:
+    """A registered command that cannot run: its module is ``missing`` or ``broken``, and why."""
+
+    name: str
+    module: str
+    state: str  # "missing" | "broken"
+    reason: str
+
+    def message(self) -> str:
+        if self.state == "missing":
+            return (
+                f"command {self.name} is registered but its module {self.module} is not installed "
+                f"({self.reason}); reinstall paycode or remove the command from paycode.cli.COMMANDS"
+            )
+        return f"command {self.name} is unavailable: importing {self.module} failed: {self.reason}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _is_the_module(exc: ModuleNotFoundError, module_name: str) -> bool:
+    """True when the module that was not found is the command module itself (or its package)."""
+    missing = exc.name or ""
+    return bool(missing) and (missing == module_name or module_name.startswith(missing + "."))
+
+
+def load_command(name: str, module_name: str) -> ModuleType | Unavailable:
+    """The command module, or why it cannot be used (never raises for a bad module)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        state = "missing" if _is_the_module(exc, module_name) else "broken"
+        reason = f"no module named {exc.name!r}" if state == "missing" else _one_line(exc)
+        return Unavailable(name, module_name, state, reason)
+    except (Exception, SystemExit) as exc:  # SyntaxError, an ImportError inside it, anything it raises
+        return Unavailable(name, module_name, "broken", _one_line(exc))
+    lacking = [attr for attr in ("HELP", "add_arguments", "run") if not hasattr(module, attr)]
+    if lacking:
+        return Unavailable(name, module_name, "broken", f"it defines no {', '.join(lacking)}")
+    return module
+
+
+def _refuse(unavailable: Unavailable, args: argparse.Namespace | None = None) -> int:
+    print(f"paycode: error: {unavailable.message()}", file=sys.stderr)
+    if unavailable.state == "broken" and os.environ.get("PAYCODE_DEBUG"):
+        importlib.import_module(unavailable.module)  # the traceback
+    return EXIT_UNAVAILABLE
+
+
+def build_parser(commands: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The ``paycode`` parser with a sub-command per entry of ``commands`` (default :data:`COMMANDS`).
+
+    A command whose module cannot be used is still listed, marked unavailable; it runs :func:`_refuse`.
+    ``parser.unavailable`` lists those commands.
+    """
     parser = _Parser(
         prog="paycode",
         description="Take wallet payment codes (WeChat Pay, Alipay, AlipayHK) at a point of sale "
@@ -53,17 +127,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="settings file (default ./paycode.toml, or PAYCODE_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # command not built yet
-            raise
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+    unavailable: list[Unavailable] = []
+    for name, module_name in (COMMANDS if commands is None else commands).items():
+        loaded = load_command(name, module_name)
+        if isinstance(loaded, Unavailable):
+            unavailable.append(loaded)
+            text = f"unavailable ({loaded.state}): {loaded.message()}"
+            cmd = sub.add_parser(name, help=text, description=text, add_help=False)
+            cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            cmd.set_defaults(_run=functools.partial(_refuse, loaded))
+            continue
+        cmd = sub.add_parser(name, help=loaded.HELP, description=loaded.HELP)
+        loaded.add_arguments(cmd)
+        cmd.set_defaults(_run=loaded.run)
+    parser.unavailable = unavailable  # type: ignore[attr-defined]
     return parser
+
+
+def _command_word(arguments: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not ``--config FILE`` or an option)."""
+    words = iter(arguments)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _warn_broken(unavailable: Sequence[Unavailable]) -> None:
+    for command in unavailable:
+        if command.state == "broken":
+            print(f"paycode: warning: {command.message()}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        unavailable: list[Unavailable] = parser.unavailable  # type: ignore[attr-defined]
+        word = _command_word(arguments)
+        for command in unavailable:
+            if command.name == word:
+                return _refuse(command)
+        if word is None:  # `paycode`, `paycode --help`: the listing says which commands cannot run
+            _warn_broken(unavailable)
+        args = parser.parse_args(arguments)
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2
