@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from .errors import JournalError, OrderError
+from .errors import ConfigError, JournalError, OrderError
 from .models import Money, PaymentStatus
 
 __all__ = [
@@ -43,9 +45,13 @@ __all__ = [
     "REFUND_STATUSES",
     "AttemptRecord",
     "Journal",
+    "JournalBackend",
     "OrderRecord",
     "RefundRecord",
     "TransitionRecord",
+    "journal_file",
+    "journal_label",
+    "open_journal",
 ]
 
 #: what an attempt may be
@@ -78,9 +84,12 @@ CSV_COLUMNS = (
     "abandon_reason",
     "attempts",
     "unknown_attempts",
+    "gateway",
+    "site",
 )
 
-SCHEMA_VERSION = 1
+#: the schema this paycode writes: PRAGMA user_version of the file (0 for a new file)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -132,6 +141,16 @@ CREATE TABLE IF NOT EXISTS refunds (
     PRIMARY KEY (order_id, refund_id)
 );
 """
+
+#: statements that bring a file from the version before each key to that version
+_MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA,
+    # 2: which gateway (plugin or base URL) and site each order was sent to (issue 11 item 7)
+    2: """
+ALTER TABLE orders ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN site TEXT NOT NULL DEFAULT ''
+""",
+}
 
 T = TypeVar("T")
 
@@ -245,6 +264,10 @@ class OrderRecord:
     abandon_reason: str = ""
     unknown_attempts: int = 0
     attempt_count: int = 0
+    #: the gateway the order was sent to (``pingpong``, ``sandbox``, a base URL); "" when not recorded
+    gateway: str = ""
+    #: the gateway's site (``fra``, ``sg``, ``us``, ``pingpong-sandbox``, a base URL); "" when not recorded
+    site: str = ""
 
     @property
     def money(self) -> Money:
@@ -276,6 +299,8 @@ class OrderRecord:
             "wallet": self.wallet,
             "code": self.code_masked,
             "lane": self.lane,
+            "gateway": self.gateway,
+            "site": self.site,
             "status": self.status.value,
             "transaction_id": self.transaction_id,
             "refunded": str(self.refunded),
@@ -333,11 +358,188 @@ def _text(name: str, value: object, *, limit: int = 256) -> str:
     return value
 
 
+def _optional_text(name: str, value: object, *, limit: int = 256) -> str:
+    if not isinstance(value, str):
+        raise JournalError(f"{name} must be text, not {value!r}")
+    if len(value) > limit:
+        raise JournalError(f"{name} is {len(value)} characters long; at most {limit} are stored")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise JournalError(f"{name} {value!r} holds a control character")
+    return value
+
+
 def _decimal(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:
         raise JournalError(f"journal holds a malformed amount {text!r}") from None
+
+
+# ---------------------------------------------------------------------------- the interface
+
+
+@runtime_checkable
+class JournalBackend(Protocol):
+    """What the pay flow, recovery, the receiver and the commands need from a journal.
+
+    Two backends implement it: :class:`Journal` (one SQLite file, the default) and
+    ``paycode.store.pg_journal.PostgresJournal`` (a PostgreSQL database shared by a store's
+    lanes). :func:`open_journal` chooses one from the journal setting. Every method commits
+    before it returns; every storage failure is a :class:`~paycode.errors.JournalError`.
+    """
+
+    def begin_order(
+        self,
+        order_id: str,
+        *,
+        money: Money,
+        wallet: str,
+        code_masked: str,
+        lane: str,
+        deadline_at: float,
+        gateway: str = "",
+        site: str = "",
+    ) -> None: ...
+
+    def begin_attempt(self, order_id: str, request_id: str, kind: str) -> None: ...
+
+    def end_attempt(
+        self,
+        order_id: str,
+        request_id: str,
+        *,
+        outcome: str,
+        code: str | None = None,
+        status: str | None = None,
+        detail: str = "",
+    ) -> None: ...
+
+    def settle_attempts(self, order_id: str, note: str, *, request_id: str | None = None) -> int: ...
+
+    def set_state(
+        self,
+        order_id: str,
+        status: PaymentStatus | str,
+        *,
+        transaction_id: str | None = None,
+        note: str = "",
+    ) -> bool: ...
+
+    def mark_abandoned(self, order_id: str, reason: str) -> None: ...
+
+    def keep_late_success(self, order_id: str, note: str) -> None: ...
+
+    def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None: ...
+
+    def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None: ...
+
+    def order(self, order_id: str) -> OrderRecord | None: ...
+
+    def orders(self, *, limit: int | None = None, unresolved_only: bool = False) -> list[OrderRecord]: ...
+
+    def unresolved(self) -> list[OrderRecord]: ...
+
+    def transitions(self, order_id: str) -> list[TransitionRecord]: ...
+
+    def attempts(self, order_id: str) -> list[AttemptRecord]: ...
+
+    def refunds(self, order_id: str) -> list[RefundRecord]: ...
+
+    def export_csv(self, fh: IO[str]) -> int: ...
+
+    def batch(self) -> AbstractContextManager[None]: ...
+
+    def reopen(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> JournalBackend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+#: the schemes of a PostgreSQL journal setting
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+#: what a journal setting may be, for error messages
+_ACCEPTED = (
+    "accepted: a file path for the SQLite journal (such as /var/lib/paycode/journal.sqlite3 or ./journal.sqlite3) "
+    "or a PostgreSQL URL postgresql://user@host:port/dbname (also postgres://)"
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
+
+
+def _scheme(setting: str) -> str | None:
+    """The URL scheme of a journal setting (lower case), or None for a plain path.
+
+    A drive letter (``C:\\…``) is a path; anything else of the shape ``word:`` is a URL.
+    """
+    match = _SCHEME.match(setting)
+    return match.group(1).lower() if match else None
+
+
+def _setting_text(setting: str | os.PathLike[str]) -> str:
+    text = os.fspath(setting)
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"journal setting {setting!r} is empty; {_ACCEPTED}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ConfigError(f"journal setting {text!r} holds a control character; {_ACCEPTED}")
+    return text
+
+
+def journal_file(setting: str | os.PathLike[str]) -> Path | None:
+    """The SQLite file a journal setting names, or None for a PostgreSQL journal.
+
+    Raises ConfigError for an empty setting or an unknown scheme (``mysql://…``), naming
+    the accepted forms; a setting is never taken for a file named after its scheme.
+    """
+    text = _setting_text(setting)
+    scheme = _scheme(text)
+    if scheme is None:
+        return Path(text).expanduser()
+    if scheme in POSTGRES_SCHEMES:
+        return None
+    if scheme in ("sqlite", "file"):
+        raise ConfigError(
+            f"journal setting with scheme {scheme}: is not supported; give the SQLite file as a plain path; {_ACCEPTED}"
+        )
+    raise ConfigError(f"journal setting with scheme {scheme}: is not a journal paycode can use; {_ACCEPTED}")
+
+
+def journal_label(setting: str | os.PathLike[str]) -> str:
+    """A journal setting as it may be shown: the path, or the URL with any password masked."""
+    text = os.fspath(setting)
+    if _scheme(text) not in POSTGRES_SCHEMES:
+        return text
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{hostport}"
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def open_journal(setting: str | os.PathLike[str], **kw: Any) -> JournalBackend:
+    """Open the journal a setting names: a path is the SQLite :class:`Journal`; ``postgresql://…``
+    (or ``postgres://…``) is ``paycode.store.pg_journal.PostgresJournal``, imported only then.
+
+    ``kw`` goes to the backend (``timeout`` for SQLite). An unknown scheme, or a PostgreSQL URL
+    when the PostgreSQL backend is not installed, is a ConfigError naming the accepted forms.
+    """
+    path = journal_file(setting)
+    if path is not None:
+        return Journal(path, **kw)
+    text = os.fspath(setting)
+    try:
+        from .store.pg_journal import PostgresJournal  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise ConfigError(
+            f"journal setting postgresql://… needs the PostgreSQL backend (paycode.store.pg_journal with psycopg), "
+            f"which cannot be loaded here ({exc}); install paycode[postgresql], or {_ACCEPTED}"
+        ) from None
+    backend: JournalBackend = PostgresJournal(text, **kw)
+    return backend
 
 
 # ---------------------------------------------------------------------------- the journal
@@ -366,15 +568,43 @@ class Journal:
                 os.close(fd)
         except OSError as exc:
             raise JournalError(f"journal {str(self.path)!r} cannot be created: {exc.strerror}") from None
+        self._timeout = timeout
+        self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {str(self.path)!r} cannot be opened: {exc}") from None
+        self._db = db
         try:
-            self._setup(timeout)
+            self._setup(self._timeout)
         except JournalError:
-            self._db.close()
+            db.close()
             raise
+        return db
+
+    def reopen(self) -> None:
+        """Open the file again after a failure (a lock released, space freed, a mount made writable).
+
+        The flow calls it before retrying a write that failed. A journal whose file was removed
+        is not re-created (that would lose what it held): JournalError says it was removed.
+        """
+        with self._lock:
+            if self._closed:
+                raise JournalError(f"journal {str(self.path)!r} is closed")
+            if self._batch_depth:
+                raise JournalError(f"journal {str(self.path)!r} cannot be reopened inside a batch")
+            if not self.path.exists():
+                raise JournalError(
+                    f"journal {str(self.path)!r} was removed while in use; what it held is lost unless the file "
+                    "is restored (recover it from a backup before paying again)"
+                )
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = self._connect()
 
     def _setup(self, timeout: float) -> None:
         def setup(db: sqlite3.Connection) -> None:
@@ -393,13 +623,17 @@ class Journal:
             if version < SCHEMA_VERSION:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    # another process may have migrated the file while this one waited for the lock
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    for step in range(version + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[step].split(";"):
+                            if statement.strip():
+                                db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                     raise
 
         self._run(setup)
@@ -484,8 +718,14 @@ class Journal:
         code_masked: str,
         lane: str,
         deadline_at: float,
+        gateway: str = "",
+        site: str = "",
     ) -> None:
         """Record a new order (status ``INIT``) before anything is sent for it.
+
+        ``gateway`` and ``site`` say where the order is sent (the gateway plugin or base URL, and
+        the site), so that recovery and query ask the same gateway later, whatever the lane is
+        configured with by then; "" when not known.
 
         Raises JournalError when ``order_id`` is already in the journal (an order is paid
         once; a second lane using the same id must not start it again) or when
@@ -494,6 +734,8 @@ class Journal:
         _text("order id", order_id)
         _text("wallet", wallet)
         _text("lane", lane)
+        _optional_text("gateway", gateway)
+        _optional_text("site", site)
         if not isinstance(code_masked, str) or _looks_unmasked(code_masked):
             raise JournalError("refusing to store a payment code that is not masked; pass mask_code(code)")
         now = time.time()
@@ -502,7 +744,7 @@ class Journal:
                 raise JournalError(f"order {order_id!r} is already in the journal; every order needs its own id")
             db.execute(
                 "INSERT INTO orders (order_id, amount, currency, wallet, code_masked, lane, status, deadline_at,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, gateway, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order_id,
                     str(money.wire()),
@@ -514,6 +756,8 @@ class Journal:
                     float(deadline_at),
                     now,
                     now,
+                    gateway,
+                    site,
                 ),
             )
             db.execute(
@@ -718,7 +962,8 @@ class Journal:
                (SELECT group_concat(r.status || ':' || r.amount, ' ') FROM refunds r WHERE r.order_id = o.order_id),
                (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id
                     AND a.kind = 'pay' AND a.outcome IN ('pending', 'unknown')),
-               (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id)
+               (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id),
+               o.gateway, o.site
         FROM orders o
     """
 
@@ -751,6 +996,8 @@ class Journal:
             refunds_pending=pending.quantize(amount),
             unknown_attempts=row[14],
             attempt_count=row[15],
+            gateway=row[16],
+            site=row[17],
         )
 
     def _order(self, db: sqlite3.Connection, order_id: str) -> OrderRecord | None:

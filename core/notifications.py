@@ -29,7 +29,7 @@ import attrs
 from . import bizcontent
 from .errors import JournalError, MessageError, OrderError, SignatureError, UsageError
 from .gateway import Credentials
-from .journal import Journal
+from .journal import JournalBackend
 from .models import PaymentStatus
 from .netaddr import is_loopback
 from .plugin_types import SignerType
@@ -138,7 +138,7 @@ def parse_notification(
     )
 
 
-def apply_notification(journal: Journal, note: Notification) -> str:
+def apply_notification(journal: JournalBackend, note: Notification) -> str:
     """Record a verified notification: ``applied``, ``duplicate`` (nothing new, or older than what is known)
     or ``ignored`` (a kind the lane does not track, such as CAPTURE). OrderError for unknown orders/refunds."""
     record = journal.order(note.order_id)
@@ -172,7 +172,7 @@ def apply_notification(journal: Journal, note: Notification) -> str:
     return "applied"
 
 
-def _apply_refund(journal: Journal, note: Notification) -> str:
+def _apply_refund(journal: JournalBackend, note: Notification) -> str:
     refunds = {r.refund_id: r for r in journal.refunds(note.order_id)}
     refund = refunds.get(note.refund_id or "")
     if refund is None:
@@ -252,7 +252,7 @@ class NotificationReceiver:
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalBackend,
         *,
         credentials: Credentials,
         signers: Mapping[str, SignerType],

@@ -29,7 +29,7 @@ import attrs
 from . import bizcontent
 from .errors import GatewayRejected, OrderError, OutcomeUnknown
 from .gateway import AsyncGatewayClient, GatewayAnswer, GatewayClient
-from .journal import Journal, OrderRecord
+from .journal import JournalBackend, OrderRecord
 from .masking import mask_code
 from .models import Event, Money, Payment, PaymentRequest, PaymentStatus, PollingPolicy
 
@@ -200,7 +200,7 @@ def outcome(payment: Payment) -> str:
 class FlowContext:
     """What a flow writes to and reports through. ``clock`` measures deadlines (monotonic seconds)."""
 
-    journal: Journal
+    journal: JournalBackend
     emit: Callable[..., Event | None]
     lane: str = "lane-1"
     notification_url: str | None = None

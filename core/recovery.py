@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import ConfigError, GatewayError, OrderError, OutcomeUnknown
-from .journal import Journal, OrderRecord
+from .journal import JournalBackend, OrderRecord
 from .models import Money, PaymentStatus
 
 if TYPE_CHECKING:
@@ -110,7 +110,9 @@ def _new_id(kind: str) -> str:
 class _Recovery:
     """One recovery run over one journal and one gateway client."""
 
-    def __init__(self, journal: Journal, client: GatewayClient, late_success: str, now: float, grace: float) -> None:
+    def __init__(
+        self, journal: JournalBackend, client: GatewayClient, late_success: str, now: float, grace: float
+    ) -> None:
         self.journal = journal
         self.client = client
         self.late_success = late_success
@@ -363,7 +365,7 @@ def _refund_status(answer: GatewayAnswer) -> str:
 
 
 def recover(
-    journal: Journal,
+    journal: JournalBackend,
     client: GatewayClient,
     host: PluginHost | None = None,
     *,

@@ -26,7 +26,7 @@ import attrs
 
 from . import bizcontent
 from .errors import ConfigError, MoneyError, PaycodeError, ScanTimeout, UsageError
-from .journal import Journal
+from .journal import JournalBackend, open_journal
 from .masking import mask_code
 from .models import Money, Payment, PaymentRequest, PollingPolicy, Scan, WalletType
 from .payflow import FlowContext, RefundResult, drive, drive_async, outcome, pay_flow, query_flow, refund_flow
@@ -72,7 +72,7 @@ def _seconds(name: str, value: float | None) -> float | None:
 class _TerminalBase:
     """Settings, plugins, journal and the checks both terminals share."""
 
-    def __init__(self, settings: Settings | None, host: PluginHost | None, journal: Journal | None) -> None:
+    def __init__(self, settings: Settings | None, host: PluginHost | None, journal: JournalBackend | None) -> None:
         if settings is None:
             settings = host.settings if host is not None else Settings.load()
         if settings.notification_url:
@@ -84,7 +84,7 @@ class _TerminalBase:
             host = PluginHost(settings)
         self.host = host
         self._own_journal = journal is None
-        self.journal = journal if journal is not None else Journal(settings.journal)
+        self.journal = journal if journal is not None else open_journal(settings.journal)
         self.recovered: list[Any] = []
         self.context = FlowContext(
             journal=self.journal,
@@ -185,7 +185,7 @@ class Terminal(_TerminalBase):
         settings: Settings | None = None,
         host: PluginHost | None = None,
         *,
-        journal: Journal | None = None,
+        journal: JournalBackend | None = None,
         gateway: GatewayClient | None = None,
         recover: bool = True,
     ) -> None:
@@ -290,7 +290,7 @@ class AsyncTerminal(_TerminalBase):
         settings: Settings | None = None,
         host: PluginHost | None = None,
         *,
-        journal: Journal | None = None,
+        journal: JournalBackend | None = None,
         gateway: AsyncGatewayClient | None = None,
         recover: bool = True,
     ) -> None:

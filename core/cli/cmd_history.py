@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..journal import Journal, OrderRecord
+    from ..journal import JournalBackend, OrderRecord
 
 HELP = "show the payment journal: orders, their history, or a CSV export for reconciliation"
 
@@ -35,11 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unresolved", action="store_true", help="only orders recovery still has to settle")
 
 
-def _journal_path(args: argparse.Namespace) -> Path:
-    """The journal file of the settings (``journal`` in paycode.toml, or PAYCODE_JOURNAL)."""
+def _journal_setting(args: argparse.Namespace) -> str:
+    """The journal of the settings (``journal`` in paycode.toml, or PAYCODE_JOURNAL): a path or a URL."""
     from ..settings import Settings
 
-    return Path(Settings.load(config=args.config).journal).expanduser()
+    return Settings.load(config=args.config).journal
 
 
 def _when(t: float) -> str:
@@ -78,7 +78,7 @@ def _table(records: list[OrderRecord]) -> str:
     return "\n".join(lines)
 
 
-def _detail(journal: Journal, record: OrderRecord) -> dict[str, Any]:
+def _detail(journal: JournalBackend, record: OrderRecord) -> dict[str, Any]:
     return {
         **record.as_json(),
         "transitions": [t.as_json() for t in journal.transitions(record.order_id)],
@@ -92,6 +92,8 @@ def _print_detail(detail: dict[str, Any]) -> None:
         f"order {detail['order_id']}  {detail['amount']} {detail['currency']}  {detail['wallet']}  {detail['code']}"
         f"  lane {detail['lane']}"
     )
+    if detail["gateway"] or detail["site"]:
+        print(f"sent to gateway {detail['gateway'] or '-'}  site {detail['site'] or '-'}")
     print(f"status {detail['status']}  transaction {detail['transaction_id'] or '-'}  refunded {detail['refunded']}")
     if detail["abandoned"]:
         print(f"abandoned: {detail['abandon_reason']}")
@@ -110,10 +112,11 @@ def _print_detail(detail: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import JournalError
-    from ..journal import Journal
+    from ..journal import journal_file, open_journal
 
-    path = _journal_path(args)
-    if not path.exists():
+    setting = _journal_setting(args)
+    path = journal_file(setting)
+    if path is not None and not path.exists():
         if args.order:
             raise JournalError(f"order {args.order!r} is not in the journal: {str(path)!r} does not exist yet")
         if args.csv:
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         elif not args.json:
             print(f"no orders: the journal {path} does not exist yet", file=sys.stderr)
         return 0
-    with Journal(path) as journal:
+    with open_journal(setting) as journal:
         if args.csv:
             if args.csv == "-":
                 journal.export_csv(sys.stdout)
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         if args.order:
             record = journal.order(args.order)
             if record is None:
-                raise JournalError(f"order {args.order!r} is not in the journal {str(path)!r}")
+                where = f" {str(path)!r}" if path is not None else " (PostgreSQL)"
+                raise JournalError(f"order {args.order!r} is not in the journal{where}")
             detail = _detail(journal, record)
             if args.json:
                 print(json.dumps(detail, ensure_ascii=False))

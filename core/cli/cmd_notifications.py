@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..gateway import Credentials
     from ..host import PluginHost
-    from ..journal import Journal
+    from ..journal import journal_label, open_journal
     from ..notifications import NotificationReceiver, ReceiverResult
     from ..settings import ENV, Settings
     from ._steps import StepPrinter
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         order = data.pop("order", None)
         host.emit("notification", order, **data)
 
-    with Journal(settings.journal) as journal:
+    with open_journal(settings.journal) as journal:
         receiver = NotificationReceiver(
             journal,
             credentials=Credentials(settings.acc_id, settings.client_id, settings.salt),
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
             on_result=report,
         ).bind()
         printer.result(
-            {"event": "listening", "url": receiver.url, "journal": str(journal.path)},
-            f"paycode notifications: listening at {receiver.url} (journal {journal.path}); Ctrl-C stops",
+            {"event": "listening", "url": receiver.url, "journal": journal_label(settings.journal)},
+            f"paycode notifications: listening at {receiver.url} (journal {journal_label(settings.journal)}); "
+            "Ctrl-C stops",
         )
         signal.signal(signal.SIGTERM, _stop)
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 HELP = "reconcile unresolved orders of the journal with the gateway; exit 3 while some remain unresolved"
 
@@ -25,17 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..journal import Journal
+    from ..journal import journal_file, open_journal
     from ..recovery import recover
     from ..settings import Settings
 
     settings = Settings.load(config=args.config)
-    path = Path(settings.journal).expanduser()
-    if not path.exists():
+    path = journal_file(settings.journal)
+    if path is not None and not path.exists():
         if not args.json:
             print(f"nothing to recover: the journal {path} does not exist yet")
         return 0
-    with Journal(path) as journal:
+    with open_journal(settings.journal) as journal:
         pending = [r for r in journal.unresolved() if args.lane is None or r.lane == args.lane]
         if not pending:
             if not args.json:
