@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -106,21 +107,19 @@ def test_password_then_success_answers_processing_to_two_queries(srv: SandboxSer
     assert view is not None and view.charged == 1 and view.queries == 4
 
 
-def test_password_timeout_stays_processing_until_voided(srv: SandboxServer, caller: V4Caller) -> None:
-    answered(caller.call(PAY, pay_biz(code("004"))), "002000", "PROCESSING")
-    for _ in range(5):
-        answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "PROCESSING")
-    void = {
-        "merchantTransactionId": "order-1",
-        "merchantVoidId": "void-1",
-        "amount": Decimal("12.50"),
-        "currency": "CNY",
-    }
-    closed = answered(caller.call(VOID, void), "000000", "SUCCESS")
-    assert closed.biz["transactionStatus"] == "CLOSED"
-    answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "CLOSED")
+def test_password_timeout_stays_processing_until_its_time_expire(srv: SandboxServer, caller: V4Caller) -> None:
+    expire = int(time.time()) + 2
+    answered(caller.call(PAY, pay_biz(code("004"), timeExpire=expire)), "002000", "PROCESSING")
+    answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "PROCESSING")
+    refused = answered(caller.call(VOID, void_biz("void-1")), "105000")  # void is for AUTH_SUCCESS only
+    assert "AUTH_SUCCESS" in refused.description and "timeExpire" in refused.description
+    while (answer := caller.call(QUERY, {"merchantTransactionId": "order-1"})).biz["status"] == "PROCESSING":
+        assert time.time() < expire + 2, "not closed at its timeExpire"
+        time.sleep(0.05)
+    answered(answer, "001000", "CLOSED")
+    assert time.time() >= expire
     view = srv.order("order-1")
-    assert view is not None and view.closed_by == "void" and view.charged == 0
+    assert view is not None and view.closed_by == "expired" and view.charged == 0
 
 
 def test_slow_commit_commits_before_it_answers(srv: SandboxServer) -> None:
@@ -195,7 +194,7 @@ def test_unknown_account_gets_unsigned_103000(srv: SandboxServer, acc_id: str | 
         (lambda e: {k: v for k, v in e.items() if k != "version"}, "version is missing"),
         (lambda e: {**e, "version": "2.0"}, "version '2.0' is not supported"),
         (lambda e: {**e, "signType": "RSA"}, "signType 'RSA' is not supported; accepted: MD5, SHA256"),
-        (lambda e: {**e, "bizContent": {"amount": 1}}, "bizContent is missing or not text"),
+        (lambda e: {**e, "bizContent": ["an array"]}, "bizContent is missing or not text"),
         (lambda e: {**e, "bizContent": e["bizContent"].replace(",", ",\n", 1)}, "bizContent contains a newline"),
         (lambda e: {**e, "accId": "<script>"}, "accId contains '<'"),
     ],
@@ -358,9 +357,7 @@ def test_a_new_attempt_must_keep_amount_and_method(caller: V4Caller) -> None:
 
 
 def test_a_closed_order_cannot_be_paid(caller: V4Caller) -> None:
-    answered(caller.call(PAY, pay_biz(code("004"))), "002000")
-    void = {"merchantTransactionId": "order-1", "merchantVoidId": "v-1", "amount": "12.50", "currency": "CNY"}
-    answered(caller.call(VOID, void), "000000")
+    answered(caller.call(PAY, pay_biz(code("004"), timeExpire=int(time.time()) - 1)), "002000")
     answered(caller.call(PAY, pay_biz(code("001"), request="req-2")), "105000")
 
 
@@ -457,39 +454,47 @@ def test_refund_query(caller: V4Caller) -> None:
 
 
 # ---------------------------------------------------------------------------- voids
+# Void is documented for pre-authorisations (AUTH_SUCCESS) only; a payment-code order never is one.
+# These tests used to check the sandbox's undocumented void of an unpaid order, which is gone.
 
 
 def void_biz(void_id: str, amount: str = "12.50") -> dict[str, Any]:
-    return {"merchantTransactionId": "order-1", "merchantVoidId": void_id, "amount": Decimal(amount), "currency": "CNY"}
+    return {
+        "merchantTransactionId": "order-1",
+        "merchantVoidId": void_id,
+        "amount": Decimal(amount),
+        "currency": "CNY",
+        "notificationUrl": "https://store.example/voids",
+    }
 
 
-def test_a_voided_password_order_never_succeeds(srv: SandboxServer, caller: V4Caller) -> None:
-    answered(caller.call(PAY, pay_biz(code("003"))), "002000")
-    answered(caller.call(VOID, void_biz("v-1")), "000000")
-    for _ in range(4):
-        answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "CLOSED")
-    assert srv.charges_for(code("003")) == 0
+@pytest.mark.parametrize("ending", ["001", "002", "003", "004"])
+def test_void_is_refused_for_any_payment_code_order(srv: SandboxServer, caller: V4Caller, ending: str) -> None:
+    first = caller.call(PAY, pay_biz(code(ending)))
+    refused = answered(caller.call(VOID, void_biz("v-1")), "105000")
+    assert "only for a pre-authorisation in AUTH_SUCCESS" in refused.description
+    assert refused.biz == {"merchantTransactionId": "order-1", "merchantVoidId": "v-1"}
+    answered(caller.call(VOID_QUERY, {"merchantTransactionId": "order-1", "merchantVoidId": "v-1"}), "107001")
+    status = caller.call(QUERY, {"merchantTransactionId": "order-1"}).biz["status"]
+    assert status == first.biz["status"]  # nothing changed
+    view = srv.order("order-1")
+    assert view is not None and view.closed_by is None
 
 
-def test_void_refusals_and_idempotency(caller: V4Caller) -> None:
+def test_a_paid_order_cannot_be_voided(caller: V4Caller) -> None:
+    answered(caller.call(PAY, pay_biz(code("001"))), "000000")
+    assert "refund it instead" in answered(caller.call(VOID, void_biz("v-1")), "105000").description
+
+
+def test_void_checks_before_the_state(caller: V4Caller) -> None:
     answered(caller.call(VOID, void_biz("v-0")), "107001")
     answered(caller.call(PAY, pay_biz(code("004"))), "002000")
     assert (
         "must equal the order's amount 12.50 CNY"
         in answered(caller.call(VOID, void_biz("v-1", "1.00")), "102000").description
     )
-    first = answered(caller.call(VOID, void_biz("v-1")), "000000")
-    assert answered(caller.call(VOID, void_biz("v-1")), "000000").biz == first.biz
-    answered(caller.call(VOID, void_biz("v-2")), "000000")  # closing a closed order again is harmless
-    answered(
-        caller.call(VOID_QUERY, {"merchantTransactionId": "order-1", "merchantVoidId": "v-1"}), "001000", "SUCCESS"
-    )
-    answered(caller.call(VOID_QUERY, {"merchantTransactionId": "order-1", "merchantVoidId": "v-9"}), "107001")
-
-
-def test_a_paid_order_cannot_be_voided(caller: V4Caller) -> None:
-    answered(caller.call(PAY, pay_biz(code("001"))), "000000")
-    assert "refund it instead" in answered(caller.call(VOID, void_biz("v-1")), "105000").description
+    no_url = {k: v for k, v in void_biz("v-1").items() if k != "notificationUrl"}
+    assert "notificationUrl is missing" in answered(caller.call(VOID, no_url), "102000").description
 
 
 # ---------------------------------------------------------------------------- merchants, HTTP, construction
@@ -529,3 +534,34 @@ def test_stop_ends_open_connections_and_threads(srv: SandboxServer, caller: V4Ca
     assert not any(name.startswith("paycode-sandbox") for name in names), names
     with pytest.raises(httpx.TransportError):
         caller.call(QUERY, {"merchantTransactionId": "order-1"})
+
+
+# ---------------------------------------------------------------------------- bizContent as an object
+
+
+def object_body(envelope: dict[str, Any], text: str) -> bytes:
+    """The envelope with ``bizContent`` written as the JSON object ``text`` instead of a string holding it."""
+    rest = json.dumps({k: v for k, v in envelope.items() if k != "bizContent"}, ensure_ascii=False)
+    return (rest[:-1] + ', "bizContent": ' + text + "}").encode()
+
+
+def test_bizcontent_as_an_object_is_signed_over_its_canonical_text(srv: SandboxServer, caller: V4Caller) -> None:
+    scan = code("001")
+    canonical = (
+        '{"captureDelayHours":0,"amount":12.50,"currency":"CNY","requestId":"req-1","merchantTransactionId":"order-1",'
+        f'"paymentMethod":{{"type":"Wechat-Offline","scanCodeId":"{scan}"}},"remark":"caf\u00e9 \u00e9"}}'
+    )
+    # the same object written with spaces, a non-ASCII character as itself and one escaped: same canonical text
+    written = canonical.replace(",", ", ").replace(":", ": ").replace("caf\\u00e9", "caf\u00e9")
+    assert json.loads(written) == json.loads(canonical)
+    envelope = caller.envelope(canonical.replace("\\u00e9", "\u00e9"))
+    answered(caller.parse(caller.post(PAY, object_body(envelope, written))), "000000", "SUCCESS")
+    view = srv.order("order-1")
+    assert view is not None and view.amount == Decimal("12.50")
+    # signed over text that is not the canonical form (the spaced text): the signature does not verify
+    spaced = caller.envelope(written.replace("order-1", "order-2").replace("req-1", "req-2"))
+    answered(caller.parse(caller.post(PAY, object_body(spaced, written.replace("order-1", "order-2")))), "104000")
+    assert srv.order("order-2") is None
+    # an array is neither form
+    not_object = caller.parse(caller.post(PAY, object_body(caller.envelope("{}"), "[1]")))
+    assert not_object.code == "102000" and "JSON text or as a JSON object" in not_object.description

@@ -34,7 +34,7 @@ from .validation import (
     parse_void_query,
 )
 
-__all__ = ["V4_PATHS", "Dispatcher", "Reply"]
+__all__ = ["V4_PATHS", "Dispatcher", "Reply", "canonical_text"]
 
 #: the V4 paths the sandbox serves
 V4_PATHS: tuple[str, ...] = (
@@ -84,6 +84,38 @@ def _biz_text(biz: Mapping[str, Any]) -> str:
     return json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
 
 
+@attrs.frozen
+class _Number:
+    """A JSON number as written in the request (so a ``bizContent`` object is re-written with its numbers as sent)."""
+
+    text: str
+
+
+def _read_envelope(body: bytes) -> Any:
+    """The request body parsed with every number kept as written (:class:`_Number`)."""
+    return json.loads(body.decode("utf-8"), parse_float=_Number, parse_int=_Number, parse_constant=_Number)
+
+
+def canonical_text(value: Any) -> str:
+    """A ``bizContent`` sent as an object, as the JSON text its signature covers.
+
+    Compact (no whitespace), keys in the order they were received, strings as JSON strings with
+    non-ASCII characters as they are (``JSON.stringify``'s form), numbers exactly as written
+    in the request.
+    """
+    if isinstance(value, _Number):
+        return value.text
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_json_text(k)}:{canonical_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_text(v) for v in value) + "]"
+    return _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 class Dispatcher:
     """Answers one V4 request; the HTTP layer stays out of it."""
 
@@ -103,11 +135,13 @@ class Dispatcher:
     def handle(self, path: str, body: bytes) -> Reply:
         """The reply to a POST of ``body`` to ``path`` (one of :data:`V4_PATHS`)."""
         try:
-            message = json.loads(body.decode("utf-8"))
+            message = _read_envelope(body)
         except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             return self._unsigned("102000", "bad parameter: the request body is not UTF-8 JSON")
         if not isinstance(message, dict):
             return self._unsigned("102000", "bad parameter: the request body must be a JSON object (the V4 envelope)")
+        if isinstance(message.get("bizContent"), dict):  # the object form: signed and read as its canonical text
+            message = {**message, "bizContent": canonical_text(message["bizContent"])}
         problem = self._envelope_problem(message)
         if problem:
             return self._unsigned("102000", f"bad parameter: {problem}", message)
@@ -129,7 +163,10 @@ class Dispatcher:
         for key in _ENVELOPE:
             value = message.get(key)
             if not isinstance(value, str) or not value:
-                return f"{key} is missing or not text; the envelope needs {', '.join(_ENVELOPE)} as text"
+                return (
+                    f"{key} is missing or not text; the envelope needs {', '.join(_ENVELOPE)} as text "
+                    "(bizContent as JSON text or as a JSON object)"
+                )
         if message["version"] != "1.0":
             return f'version {message["version"]!r} is not supported; send "1.0"'
         if message["signType"] not in self.signers:

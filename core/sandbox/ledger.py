@@ -172,7 +172,6 @@ class _Order:
     status: PaymentStatus = PaymentStatus.INIT
     attempts: list[_Attempt] = attrs.field(factory=list)
     refunds: dict[str, _Operation] = attrs.field(factory=dict)  # by merchantRefundId
-    voids: dict[str, _Operation] = attrs.field(factory=dict)  # by merchantVoidId
     notification_url: str | None = None
     close_notification_url: str | None = None
     closes_at: float | None = None  # wall time a PROCESSING attempt is closed by the gateway
@@ -203,7 +202,6 @@ class _Merchant:
     by_transaction_id: dict[str, _Order] = attrs.field(factory=dict)
     by_request_id: dict[str, _Order] = attrs.field(factory=dict)
     by_refund_id: dict[str, tuple[_Order, _Operation]] = attrs.field(factory=dict)
-    by_void_id: dict[str, tuple[_Order, _Operation]] = attrs.field(factory=dict)
 
 
 def _not_found(what: str) -> Answer:
@@ -453,44 +451,43 @@ class Ledger:
     # ------------------------------------------------------------------ voids
 
     def void(self, acc_id: str, req: VoidRequest) -> Answer:
-        """``/v4/payment/void``: the sandbox closes an unpaid order; a paid one must be refunded instead."""
+        """``/v4/payment/void``: documented for pre-authorisations (``AUTH_SUCCESS``) only.
+
+        A payment-code order is never a pre-authorisation (``captureDelayHours`` is 0), so the
+        sandbox refuses every void of one with ``105000`` and changes nothing: an unpaid order is
+        closed at its ``timeExpire`` instead, a paid one is refunded.
+        """
         with self._lock:
             merchant = self._merchants[acc_id]
             now = self._clock()
             order = merchant.orders.get(req.merchant_transaction_id)
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
-            stored = _repeated(merchant.by_void_id.get(req.merchant_void_id), order, req.money, "void")
-            if stored is not None:
-                return stored
             self._expire(merchant, order, now)
             if req.money != order.money:
                 return Answer(
                     "102000", f"bad parameter: void amount {req.money} must equal the order's amount {order.money}"
                 )
+            mtid = order.merchant_transaction_id
             if order.status is PaymentStatus.SUCCESS:
-                return Answer(
-                    "105000",
-                    f"transaction invalid: merchantTransactionId {order.merchant_transaction_id} is paid; "
-                    "it cannot be voided, refund it instead",
-                )
-            if order.status is not PaymentStatus.CLOSED:
-                self._close(merchant, order, now, "void")
-            void = _Operation(req.merchant_void_id, self._new_id("VD"), req.money, int(now * 1000))
-            order.voids[void.merchant_id] = void
-            merchant.by_void_id[void.merchant_id] = (order, void)
-            void.answer = Answer("000000", "void succeeded: the order is closed", self._void_biz(order, void))
-            if req.notification_url:
-                self._post(merchant, order, req.notification_url, "VOID", self._void_biz(order, void))
-            return void.answer
+                advice = "it is paid: refund it instead"
+            elif order.status is PaymentStatus.PROCESSING:
+                advice = "it is waiting for the shopper: it closes at its timeExpire (query it until CLOSED)"
+            else:
+                advice = "there is nothing to void"
+            return Answer(
+                "105000",
+                f"transaction invalid or expired: merchantTransactionId {mtid} is {order.status.value}; "
+                f"void is only for a pre-authorisation in AUTH_SUCCESS, and {advice}",
+                {"merchantTransactionId": mtid, "merchantVoidId": req.merchant_void_id},
+            )
 
     def void_query(self, acc_id: str, req: VoidQueryRequest) -> Answer:
+        """``/v4/void/query``: the sandbox never voids, so every void is unknown (``107001``)."""
         with self._lock:
             order = self._merchants[acc_id].orders.get(req.merchant_transaction_id)
-            void = order.voids.get(req.merchant_void_id) if order else None
-            if order is None or void is None:
-                return _not_found(f"no void {req.merchant_void_id} on order {req.merchant_transaction_id}")
-            return Answer("001000", "request succeeded", self._void_biz(order, void))
+            where = f"on order {req.merchant_transaction_id}" if order else f"(no order {req.merchant_transaction_id})"
+            return _not_found(f"no void {req.merchant_void_id} {where}")
 
     # ------------------------------------------------------------------ answers and notifications
 
@@ -523,19 +520,6 @@ class Ledger:
             "refundTime": str(refund.time_ms),
             "transactionTime": str(refund.time_ms),
             "paymentMethod": {"type": order.wallet},
-        }
-
-    def _void_biz(self, order: _Order, void: _Operation) -> dict[str, Any]:
-        return {
-            "transactionId": order.transaction_id,
-            "merchantTransactionId": order.merchant_transaction_id,
-            "merchantVoidId": void.merchant_id,
-            "voidId": void.gateway_id,
-            "amount": _wire_amount(void.money.amount),
-            "currency": void.money.currency,
-            "status": "SUCCESS",
-            "transactionStatus": order.status.value,
-            "transactionTime": str(void.time_ms),
         }
 
     def _notify_payment(self, merchant: _Merchant, order: _Order) -> None:

@@ -35,7 +35,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "password_timeout",
         "004",
-        "PROCESSING until the order is closed/voided (or the sandbox's own close after 180 s)",
+        "PROCESSING until the request's timeExpire (or the sandbox's own close after 180 s), then CLOSED",
     ),
     Scenario("gateway_error", "005", "unifiedPay answers HTTP 500 (nothing committed)"),
     Scenario(

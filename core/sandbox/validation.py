@@ -293,12 +293,15 @@ def parse_refund_query(biz: Mapping[str, Any]) -> RefundQueryRequest:
 
 
 def parse_void(biz: Mapping[str, Any]) -> VoidRequest:
-    """``/v4/payment/void`` (the sandbox closes an unpaid order with it)."""
+    """``/v4/payment/void`` (a pre-authorisation's cancel; its ``notificationUrl`` is mandatory, as documented)."""
     check_text("bizContent", biz)
     merchant_transaction_id = _id(biz, "merchantTransactionId")
     merchant_void_id = _id(biz, "merchantVoidId")
     money = _money(biz)
-    return VoidRequest(merchant_transaction_id, merchant_void_id, money, _url(biz, "notificationUrl"))
+    notification_url = _url(biz, "notificationUrl")
+    if notification_url is None:
+        raise bad_parameter("bizContent.notificationUrl is missing; a void requires it (http(s)://host/path)")
+    return VoidRequest(merchant_transaction_id, merchant_void_id, money, notification_url)
 
 
 def parse_void_query(biz: Mapping[str, Any]) -> VoidQueryRequest:
