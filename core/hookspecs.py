@@ -6,7 +6,8 @@ Implementations may accept fewer arguments than a spec names, so specs can grow.
 
 No hook is ``firstresult``: :class:`paycode.host.PluginHost` calls every implementation,
 one at a time and in loading order, so that one plugin that raises cannot stop the
-others (hook wrappers are therefore not called). docs/hooks.md has one section per hook,
+others. That leaves a hook wrapper nothing to wrap, so a plugin holding one is refused
+with a plugin problem (``paycode plugins`` shows it). docs/hooks.md has one section per hook,
 headed by its exact signature; a test fails when one is missing or differs.
 """
 

@@ -11,7 +11,15 @@ Discovery hooks are called once here, one implementation at a time, each with a
 raises loses only its own registrations. Built-in plugins register first, so an
 installed plugin cannot silently take a built-in scheme, wallet, signType or gateway.
 
-``PAYCODE_TRACE_PLUGINS=1`` prints loading and every hook call to stderr (codes masked).
+Hook wrappers (``@hookimpl(wrapper=True)`` or ``hookwrapper=True``) are refused: the host
+calls each plugin's implementation on its own (so one plugin that raises cannot stop the
+others), which leaves a wrapper nothing to wrap. A plugin holding one is not loaded and the
+reason is a plugin problem (``paycode plugins`` shows it).
+
+``PAYCODE_TRACE_PLUGINS=1`` prints loading and every hook call to stderr (codes masked). Calls
+are traced through pluggy's ``add_hookcall_monitoring``: while a monitor is installed
+(:meth:`PluginHost.add_hookcall_monitoring`, which tracing uses), each implementation is called
+through pluggy's hook-calling path, where monitors see it; without one it is called directly.
 """
 
 from __future__ import annotations
@@ -148,6 +156,9 @@ class PluginHost:
             self._load_explicit(plugin)
         self._reject_unknown_hooks()
         self._report_unknown_allowed()
+        self._monitors = 0
+        if self._trace:
+            self.add_hookcall_monitoring(self._trace_before, self._trace_after)
         self._discover()
 
         self.scanners: Mapping[str, ScannerType] = MappingProxyType(self._registries["scanners"])
@@ -230,12 +241,32 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             self._problem(name, dist, f"rejected: {_one_line(exc)}")
             return
+        wrappers = self._wrappers(plugin)
+        if wrappers:
+            self.pm.unregister(plugin)
+            self._problem(
+                name,
+                dist,
+                f"{', '.join(wrappers)}: hook wrappers (wrapper=True or hookwrapper=True) are not supported; paycode "
+                "calls each plugin's implementation on its own, so a wrapper would never run: make it a plain "
+                "@paycode.hookimpl; the plugin is not loaded",
+            )
+            return
         self._records[name] = _Record(name, plugin, dist, version, source)
         self._say(f"loaded plugin {name} from {dist or 'the caller'} {version or ''} ({source})".replace("  ", " "))
         for attr in dir(plugin):
             if attr.startswith("paycode_") and callable(getattr(plugin, attr, None)):
                 if self.pm.parse_hookimpl_opts(plugin, attr) is None:
                     self._problem(name, dist, f"{attr} is not marked with @paycode.hookimpl, so it is never called")
+
+    def _wrappers(self, plugin: object) -> list[str]:
+        """The hooks ``plugin`` implements as a wrapper."""
+        found = set()
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                    found.add(caller.name)
+        return sorted(found)
 
     def _reject_unknown_hooks(self) -> None:
         """pluggy's check_pending, per plugin: a plugin implementing a misspelled hook is unregistered."""
@@ -270,17 +301,54 @@ class PluginHost:
     # ================================================================== hook calls
 
     def _impls(self, hook: str) -> list[pluggy.HookImpl]:
-        """The implementations of a hook in registration order; wrappers are not supported here."""
-        return [i for i in getattr(self.pm.hook, hook).get_hookimpls() if not (i.wrapper or i.hookwrapper)]
+        """The implementations of a hook in calling order (wrappers were refused when the plugin loaded)."""
+        return getattr(self.pm.hook, hook).get_hookimpls()  # type: ignore[no-any-return]
 
     def _call(self, impl: pluggy.HookImpl, hook: str, kwargs: Mapping[str, Any]) -> Any:
-        if self._trace:
+        """One implementation's answer; through pluggy (seen by its monitors) while a monitor is installed."""
+        if not self._monitors:
+            return impl.function(*(kwargs[name] for name in impl.argnames))
+        others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+        results = self.pm.subset_hook_caller(hook, others)(**kwargs)
+        return results[0] if results else None
+
+    def add_hookcall_monitoring(
+        self,
+        before: Callable[[str, list[pluggy.HookImpl], Mapping[str, Any]], None],
+        after: Callable[[pluggy.Result[Any], str, list[pluggy.HookImpl], Mapping[str, Any]], None],
+    ) -> Callable[[], None]:
+        """pluggy's ``add_hookcall_monitoring`` for this host's hook calls; returns the function that removes it.
+
+        ``before(hook_name, impls, kwargs)`` and ``after(outcome, hook_name, impls, kwargs)`` see each
+        implementation's call (``impls`` holds the one implementation called). Hook arguments hold
+        unmasked payment codes (``paycode_classify``'s ``code``): a monitor must not log them as they are.
+        """
+        undo = self.pm.add_hookcall_monitoring(before, after)
+        self._monitors += 1
+        removed = [False]
+
+        def remove() -> None:
+            if not removed[0]:
+                removed[0] = True
+                self._monitors -= 1
+                undo()
+
+        return remove
+
+    def _trace_before(self, hook: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+        for impl in impls:
             shown = ", ".join(f"{k}={_trace_value(k, v)}" for k, v in kwargs.items() if k in impl.argnames)
             self._say(f"call {hook}({shown}) -> {impl.plugin_name}")
-        result = impl.function(*(kwargs[name] for name in impl.argnames))
-        if self._trace and result is not None:
-            self._say(f"{hook} <- {impl.plugin_name}: {result!r}")
-        return result
+
+    def _trace_after(
+        self, outcome: pluggy.Result[Any], hook: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
+        names = ", ".join(impl.plugin_name for impl in impls)
+        if outcome.exception is not None:
+            self._say(f"{hook} <- {names}: raised {_one_line(outcome.exception)}")
+            return
+        for result in outcome.get_result() or []:
+            self._say(f"{hook} <- {names}: {result!r}")
 
     def _discover(self) -> None:
         records = sorted(self._records.values(), key=lambda r: _SOURCE_ORDER[r.source])

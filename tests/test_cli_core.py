@@ -110,6 +110,21 @@ def test_plugins_json_includes_problems(paycode_cli: Cli, monkeypatch: pytest.Mo
     assert "failed to import paycode.plugins.no_such_module" in problem["problem"]
 
 
+def test_plugins_shows_a_refused_hook_wrapper(paycode_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Wrapping:
+        @hookimpl(wrapper=True)
+        def paycode_payment_event(self, event: Any) -> Any:
+            return (yield)
+
+    monkeypatch.setattr(paycode.host, "_entry_points", lambda: [FakeEntryPoint("wrapping", Wrapping())])
+    result = paycode_cli("plugins", "--json")
+    assert result.code == 0
+    [problem] = [line for line in result.json_lines() if "problem" in line]
+    assert (problem["plugin"], problem["distribution"]) == ("wrapping", "paycode-wrapping")
+    assert problem["problem"].startswith("paycode_payment_event: hook wrappers (wrapper=True or hookwrapper=True)")
+    assert "wrapping" not in [line.get("name") for line in result.json_lines()]
+
+
 # ---------------------------------------------------------------------------- classify
 
 

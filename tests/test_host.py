@@ -331,6 +331,95 @@ def test_wrapper_implementations_are_not_called_for_per_plugin_hooks(make_host: 
     assert called == []
 
 
+class NewStyleWrapper:
+    @hookimpl(wrapper=True)
+    def paycode_payment_event(self, event: Event) -> Any:
+        return (yield)
+
+    @hookimpl
+    def paycode_register_signers(self, register: Callable[[SignerType], None]) -> None:
+        register(SignerType("WRAPPED", lambda content: "0" * 64))
+
+
+class OldStyleWrapper:
+    @hookimpl(hookwrapper=True)
+    def paycode_classify(self, code: str) -> Any:
+        yield
+
+
+@pytest.mark.parametrize(
+    ("plugin", "hooks"), [(NewStyleWrapper, "paycode_payment_event"), (OldStyleWrapper, "paycode_classify")]
+)
+def test_a_hook_wrapper_is_refused_with_a_problem_and_its_plugin_not_loaded(
+    make_host: MakeHost, plugin: type, hooks: str
+) -> None:
+    host = make_host(plugin())
+    [reason] = reasons(host, plugin.__name__)
+    assert reason.startswith(f"{hooks}: hook wrappers (wrapper=True or hookwrapper=True) are not supported; ")
+    assert reason.endswith("make it a plain @paycode.hookimpl; the plugin is not loaded")
+    assert plugin.__name__ not in [info["name"] for info in host.plugin_info()]
+    assert "WRAPPED" not in host.signers  # its plain hooks are not called either
+    assert host.classify("130000000000000001").status == "none"  # no wallets here; and no wrapper ran
+
+
+def test_hook_calls_are_seen_by_pluggy_hookcall_monitoring(make_host: MakeHost, make_plugin: MakePlugin) -> None:
+    def lookup(code: str) -> None:
+        return None
+
+    def observer(event: Event) -> None:
+        raise ValueError("screen off")
+
+    host = make_host(
+        make_plugin("lookup", paycode_classify=lookup), make_plugin("screen", paycode_payment_event=observer)
+    )
+    seen: list[tuple[str, str, list[str]]] = []
+    undo = host.add_hookcall_monitoring(
+        lambda hook, impls, kwargs: seen.append(("before", hook, [i.plugin_name for i in impls])),
+        lambda outcome, hook, impls, kwargs: seen.append(
+            ("after", hook, [type(outcome.exception).__name__ if outcome.exception else "ok"])
+        ),
+    )
+    host.classify("130000000000000001")
+    host.emit("scan")
+    assert seen == [
+        ("before", "paycode_classify", ["lookup"]),
+        ("after", "paycode_classify", ["ok"]),
+        ("before", "paycode_payment_event", ["screen"]),
+        ("after", "paycode_payment_event", ["ValueError"]),
+    ]
+    undo()
+    undo()  # twice is harmless
+    host.emit("scan")
+    assert len(seen) == 4
+
+
+def test_tracing_shows_answers_and_failures_of_each_call(
+    make_host: MakeHost,
+    make_plugin: MakePlugin,
+    wallets_plugin: types.ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def lookup(code: str) -> list[Any]:
+        return []
+
+    def observer(event: Event) -> None:
+        raise ValueError("screen off")
+
+    monkeypatch.setenv("PAYCODE_TRACE_PLUGINS", "1")
+    host = make_host(
+        make_plugin("lookup", paycode_classify=lookup), make_plugin("screen", paycode_payment_event=observer)
+    )
+    host.classify("280000000000001234")
+    host.emit("payment.state", order_id="o-1")
+    err = capsys.readouterr().err
+    assert "paycode trace: call paycode_classify(code='2800**********1234') -> lookup\n" in err
+    assert "paycode trace: paycode_classify <- lookup: []\n" in err
+    assert "paycode trace: call paycode_payment_event(event=Event(payment.state)) -> screen\n" in err
+    assert "paycode trace: paycode_payment_event <- screen: raised ValueError: screen off\n" in err
+    assert "280000000000001234" not in err
+
+
 # ---------------------------------------------------------------------------- lookups
 
 
