@@ -437,7 +437,7 @@ class JournalBackend(Protocol):
 
     def orders(self, *, limit: int | None = None, unresolved_only: bool = False) -> list[OrderRecord]: ...
 
-    def unresolved(self) -> list[OrderRecord]: ...
+    def unresolved(self, lane: str | None = None) -> list[OrderRecord]: ...
 
     def transitions(self, order_id: str) -> list[TransitionRecord]: ...
 
@@ -1017,11 +1017,11 @@ class Journal:
         out = [r for r in records if r.unresolved] if unresolved_only else list(records)
         return out if limit is None else out[: max(limit, 0)]
 
-    def unresolved(self) -> list[OrderRecord]:
+    def unresolved(self, lane: str | None = None) -> list[OrderRecord]:
         """Orders not settled: not in a decided state, an unknown pay attempt on a FAILED order,
         a refund whose outcome is open, or a success the lane gave up on and has not refunded.
-        Oldest first (the order recovery handles them)."""
-        return list(reversed(self.orders(unresolved_only=True)))
+        Oldest first (the order recovery handles them); ``lane`` keeps that lane's only."""
+        return [r for r in reversed(self.orders(unresolved_only=True)) if lane is None or r.lane == lane]
 
     def transitions(self, order_id: str) -> list[TransitionRecord]:
         """The order's history, oldest first."""
