@@ -28,7 +28,7 @@ import difflib
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from types import MappingProxyType
 from typing import Any
@@ -314,8 +314,8 @@ class PluginHost:
 
     def add_hookcall_monitoring(
         self,
-        before: Callable[[str, list[pluggy.HookImpl], Mapping[str, Any]], None],
-        after: Callable[[pluggy.Result[Any], str, list[pluggy.HookImpl], Mapping[str, Any]], None],
+        before: Callable[[str, Sequence[pluggy.HookImpl], Mapping[str, Any]], None],
+        after: Callable[[pluggy.Result[Any], str, Sequence[pluggy.HookImpl], Mapping[str, Any]], None],
     ) -> Callable[[], None]:
         """pluggy's ``add_hookcall_monitoring`` for this host's hook calls; returns the function that removes it.
 
@@ -335,13 +335,13 @@ class PluginHost:
 
         return remove
 
-    def _trace_before(self, hook: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+    def _trace_before(self, hook: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
         for impl in impls:
             shown = ", ".join(f"{k}={_trace_value(k, v)}" for k, v in kwargs.items() if k in impl.argnames)
             self._say(f"call {hook}({shown}) -> {impl.plugin_name}")
 
     def _trace_after(
-        self, outcome: pluggy.Result[Any], hook: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]
+        self, outcome: pluggy.Result[Any], hook: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
     ) -> None:
         names = ", ".join(impl.plugin_name for impl in impls)
         if outcome.exception is not None:
