@@ -11,6 +11,7 @@ control characters such as newlines.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -170,6 +171,10 @@ def _amount_like(key: str) -> bool:
     return key == "amount" or key.endswith("Amount")
 
 
+#: an amount as answers write it: digits, optionally a '.' and more digits (``"100.000000"``); no sign or exponent
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
+
+
 def _decimal_amounts(value: Any) -> Any:
     if isinstance(value, dict):
         return {
@@ -182,16 +187,30 @@ def _decimal_amounts(value: Any) -> Any:
 
 
 def _to_decimal(value: str | int) -> Any:
-    try:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
         return Decimal(value)
-    except ArithmeticError:
-        return value  # not a number after all: keep the text, the caller shows it as is
+    if _PLAIN_AMOUNT.fullmatch(value):
+        return Decimal(value)
+    return value  # not a plain decimal ("1e1", "-5", " 12"): kept as text, and an answer check refuses it
+
+
+def _json_float(text: str) -> Decimal | str:
+    """A JSON number with a fraction or exponent: a Decimal, except exponent forms (``1e1``), kept as their text."""
+    if "e" in text or "E" in text:
+        return text
+    return Decimal(text)
 
 
 def parse(text: str) -> dict[str, Any]:
-    """Parse an answer's ``bizContent`` text: numbers as Decimal, and amount strings (``"100.000000"``) too."""
+    """Parse an answer's ``bizContent`` text: numbers as Decimal, and plain amount strings (``"100.000000"``) too.
+
+    A number in exponent form (``1e1``) and an amount string that is not a plain decimal stay
+    text, so that no check mistakes them for an amount.
+    """
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=_json_float)
     except (ValueError, RecursionError) as exc:
         raise MessageError(f"bizContent is not JSON text: {exc}") from None
     if not isinstance(data, dict):

@@ -20,6 +20,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -28,38 +29,118 @@ import certifi
 import httpx
 
 from . import bizcontent
-from .errors import ConfigError, MessageError, OutcomeUnknown
+from .errors import ConfigError, MessageError, OrderError, OutcomeUnknown, PaycodeError
 from .models import Money, PaymentStatus
 from .netaddr import is_loopback
 from .plugin_types import SignerType
 from .signing import signed, verify_message
 
 __all__ = [
+    "OPERATIONS",
     "PATHS",
+    "PAY",
+    "QUERY",
+    "REFUND",
+    "REFUND_QUERY",
+    "VOID",
+    "VOID_QUERY",
     "AsyncGatewayClient",
     "AsyncPingPongClient",
     "Credentials",
     "Exchange",
     "GatewayAnswer",
     "GatewayClient",
+    "Operation",
     "PingPongClient",
     "PingPongProtocol",
     "PreparedCall",
+    "answer_mismatch",
     "check_base_url",
     "is_loopback",
 ]
 
 log = logging.getLogger("paycode.gateway")
 
-#: operation -> V4 path
-PATHS: Mapping[str, str] = {
-    "unified_pay": "/v4/payment/unifiedPay",
-    "query": "/v4/payment/query",
-    "refund": "/v4/payment/refund",
-    "refund_query": "/v4/refund/query",
-    "void": "/v4/payment/void",
-    "void_query": "/v4/void/query",
-}
+
+# ---------------------------------------------------------------------------- operations
+
+
+@attrs.frozen
+class Operation:
+    """One V4 operation as data: its path, the ``bizContent`` fields it needs, and what its answer must echo.
+
+    ``required`` fields must all be present, ``one_of`` at least one of them (a query names the
+    order by ``merchantTransactionId`` or ``transactionId``). ``attempt_field`` names the id of the
+    attempt (``requestId``, ``merchantRefundId``, …): when the request carries it, the answer must
+    not name another. ``money``: the request carries ``amount`` and ``currency`` and a successful
+    answer must carry the same.
+    """
+
+    name: str
+    path: str
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+    attempt_field: str | None = None
+    money: bool = False
+
+    def missing(self, biz: Mapping[str, Any]) -> str | None:
+        """None when ``biz`` has the fields this operation needs; else which are missing."""
+        absent = [f for f in self.required if biz.get(f) in (None, "")]
+        if self.one_of and all(biz.get(f) in (None, "") for f in self.one_of):
+            absent.append(" or ".join(self.one_of))
+        if absent:
+            return f"{self.name} ({self.path}) needs bizContent field(s) {', '.join(absent)}"
+        return None
+
+
+PAY = Operation(
+    "unified_pay",
+    "/v4/payment/unifiedPay",
+    required=(
+        "captureDelayHours",
+        "amount",
+        "currency",
+        "requestId",
+        "merchantTransactionId",
+        "paymentMethod",
+        "device",
+    ),
+    attempt_field="requestId",
+    money=True,
+)
+QUERY = Operation(
+    "query", "/v4/payment/query", one_of=("merchantTransactionId", "transactionId"), attempt_field="requestId"
+)
+REFUND = Operation(
+    "refund",
+    "/v4/payment/refund",
+    required=("merchantTransactionId", "merchantRefundId", "amount", "currency"),
+    attempt_field="merchantRefundId",
+    money=True,
+)
+REFUND_QUERY = Operation(
+    "refund_query",
+    "/v4/refund/query",
+    required=("merchantTransactionId",),
+    one_of=("merchantRefundId", "refundId"),
+    attempt_field="merchantRefundId",
+)
+VOID = Operation(
+    "void",
+    "/v4/payment/void",
+    required=("merchantTransactionId", "merchantVoidId", "amount", "currency"),
+    attempt_field="merchantVoidId",
+    money=True,
+)
+VOID_QUERY = Operation(
+    "void_query", "/v4/void/query", required=("merchantVoidId", "merchantTransactionId"), attempt_field="merchantVoidId"
+)
+
+#: every operation by name (``unified_pay``, ``query``, …)
+OPERATIONS: Mapping[str, Operation] = {op.name: op for op in (PAY, QUERY, REFUND, REFUND_QUERY, VOID, VOID_QUERY)}
+
+#: operation name -> V4 path
+PATHS: Mapping[str, str] = {name: op.path for name, op in OPERATIONS.items()}
 
 #: codes of answers that say our request was not authenticated (wrong credentials or salt)
 AUTH_CODES = frozenset({"103000", "104000"})
@@ -97,6 +178,90 @@ class GatewayAnswer:
         return {"code": self.code, "description": self.description, **biz}
 
 
+#: the payment statuses the V4 documentation lists (``AUTH_SUCCESS`` is a pre-authorisation's)
+DOCUMENTED_STATUSES = frozenset({"INIT", "PROCESSING", "SUCCESS", "FAILED", "CLOSED", "CANCEL", "AUTH_SUCCESS"})
+_NOT_PAID_STATUSES = frozenset({"FAILED", "CLOSED", "CANCEL"})
+#: the top-level codes that may stand beside status SUCCESS ("transaction succeeded", "request succeeded")
+_SUCCESS_CODES = frozenset({"000000", "001000"})
+
+
+def _amount_problem(amount: object) -> str | None:
+    """None when an answer's ``amount`` is a plain, non-negative decimal (bizcontent.parse made it a Decimal)."""
+    if isinstance(amount, Decimal) and amount.is_finite() and amount >= 0:
+        return None
+    return f"amount {amount!r} is not a plain decimal number (digits, optional '.' and decimals; no exponent)"
+
+
+def _mismatch(
+    answer: GatewayAnswer,
+    *,
+    order_id: str | None,
+    attempt_field: str | None,
+    attempt_id: str | None,
+    money: Money | None,
+) -> str | None:
+    biz = answer.biz
+    problems: list[str] = []
+    status = biz.get("status")
+    if status is not None and status not in DOCUMENTED_STATUSES:
+        problems.append(
+            f"status {status!r} is not one the gateway documents ({', '.join(sorted(DOCUMENTED_STATUSES))})"
+        )
+    success = status == "SUCCESS" or (status is None and answer.code == "000000")
+    got_order = biz.get("merchantTransactionId")
+    if order_id is not None:
+        if got_order is not None and got_order != order_id:
+            problems.append(f"merchantTransactionId {got_order!r} where {order_id!r} was asked")
+        elif got_order is None and success:
+            problems.append(f"a success that names no order (merchantTransactionId missing; asked {order_id!r})")
+    if attempt_field is not None and attempt_id is not None:
+        got_attempt = biz.get(attempt_field)
+        if got_attempt is not None and got_attempt != attempt_id:
+            problems.append(f"{attempt_field} {got_attempt!r} where {attempt_id!r} was asked")
+    if money is not None:
+        amount, currency = biz.get("amount"), biz.get("currency")
+        if amount is None:
+            if success:
+                problems.append(f"a success with no amount (asked {money})")
+        elif (problem := _amount_problem(amount)) is not None:
+            problems.append(problem)
+        elif amount != money.amount:
+            problems.append(f"amount {amount} where {money.wire()} was asked")
+        if currency is None:
+            if success:
+                problems.append(f"a success with no currency (asked {money.currency})")
+        elif currency != money.currency:
+            problems.append(f"currency {currency!r} where {money.currency} was asked")
+    code = answer.code
+    if status == "SUCCESS" and code not in _SUCCESS_CODES:
+        problems.append(f"code {code} ({answer.description or 'no description'}) beside status SUCCESS")
+    elif code == "000000" and status is not None and status != "SUCCESS":
+        problems.append(f"code 000000 (transaction succeeded) beside status {status}")
+    return "; ".join(problems) or None
+
+
+def answer_mismatch(
+    answer: GatewayAnswer,
+    *,
+    order_id: str,
+    request_id: str | None = None,
+    money: Money | None = None,
+    refund_id: str | None = None,
+) -> str | None:
+    """What in a verified ``answer`` differs from what was asked, or None when it is consistent.
+
+    Checked: the order id (``merchantTransactionId``; a success must name it), the attempt
+    (``requestId`` when ``request_id`` is given, ``merchantRefundId`` when ``refund_id`` is), the
+    money when given (a success must carry ``amount`` and ``currency``; the amount must be a
+    plain decimal equal to ``money`` in the currency's exponent: ``"100.000000"`` is 100.00 CNY),
+    a status the documentation lists, and a code consistent with the status (no decline code
+    such as ``301002`` beside ``SUCCESS``, no ``000000`` beside another status). An answer that
+    does not match is untrustworthy: the outcome stays unknown and the order is queried.
+    """
+    field, attempt = ("merchantRefundId", refund_id) if refund_id is not None else ("requestId", request_id)
+    return _mismatch(answer, order_id=order_id, attempt_field=field, attempt_id=attempt, money=money)
+
+
 @attrs.frozen
 class Credentials:
     """The merchant's account: ``accId``, ``clientId`` and the secret (*salt*), never shown."""
@@ -110,11 +275,26 @@ class Credentials:
 class PreparedCall:
     """One request ready to send: the exact body whose signature covers ``biz_text``."""
 
-    operation: str
+    operation: Operation
     url: str
     body: bytes = attrs.field(repr=False)
     biz_text: str = attrs.field(repr=False)
     order_id: str | None
+    request: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The operation's name (``unified_pay``, ``query``, …), as errors and logs show it."""
+        return self.operation.name
+
+    def expected_money(self) -> Money | None:
+        """The amount and currency the request carries (operations that move money), else None."""
+        if not self.operation.money:
+            return None
+        try:
+            return Money(self.request["amount"], self.request["currency"])
+        except (KeyError, PaycodeError):
+            return None
 
 
 # ---------------------------------------------------------------------------- protocols
@@ -122,9 +302,15 @@ class PreparedCall:
 
 @runtime_checkable
 class GatewayClient(Protocol):
-    """What the flow calls; every method returns a verified answer or raises OutcomeUnknown."""
+    """What the flow calls; every method returns a verified answer or raises OutcomeUnknown.
+
+    ``send`` is the one operation a gateway plugin implements; the per-operation methods
+    are being retired in its favour.
+    """
 
     base_url: str
+
+    def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 
     def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 
@@ -162,6 +348,8 @@ class AsyncGatewayClient(Protocol):
     """The asyncio twin of :class:`GatewayClient`."""
 
     base_url: str
+
+    async def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 
     async def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 
@@ -244,8 +432,21 @@ class PingPongProtocol:
         self.retries = retries
         self.backoff = backoff
 
-    def prepare(self, operation: str, biz: Mapping[str, Any]) -> PreparedCall:
-        """Serialise ``biz`` once, sign that text, and build the body that carries it."""
+    def prepare(self, operation: Operation | str, biz: Mapping[str, Any]) -> PreparedCall:
+        """Serialise ``biz`` once, sign that text, and build the body that carries it.
+
+        OrderError when ``biz`` lacks a field the operation needs (nothing is sent).
+        """
+        if isinstance(operation, str):
+            try:
+                operation = OPERATIONS[operation]
+            except KeyError:
+                raise OrderError(
+                    f"gateway operation {operation!r} is unknown; known: {', '.join(OPERATIONS)}"
+                ) from None
+        missing = operation.missing(biz)
+        if missing is not None:
+            raise OrderError(missing)
         text = bizcontent.serialise(biz)
         envelope = {
             "accId": self.credentials.acc_id,
@@ -258,10 +459,11 @@ class PingPongProtocol:
         order = biz.get("merchantTransactionId")
         return PreparedCall(
             operation=operation,
-            url=self.base_url + PATHS[operation],
+            url=self.base_url + operation.path,
             body=body,
             biz_text=text,
             order_id=order if isinstance(order, str) else None,
+            request=biz,
         )
 
     def interpret(self, call: PreparedCall, http_status: int, content: bytes) -> GatewayAnswer:
@@ -269,7 +471,7 @@ class PingPongProtocol:
 
         def unknown(why: str, **context: Any) -> OutcomeUnknown:
             return OutcomeUnknown(
-                f"{call.operation}: {why}; outcome unknown", operation=call.operation, order=call.order_id, **context
+                f"{call.name}: {why}; outcome unknown", operation=call.name, order=call.order_id, **context
             )
 
         if http_status >= 500:
@@ -308,8 +510,23 @@ class PingPongProtocol:
                 raise unknown(f"the answer's {exc}") from None
         order = biz.get("merchantTransactionId")
         if call.order_id and order is not None and order != call.order_id:
-            raise unknown("the answer names another order (merchantTransactionId differs)")
-        return GatewayAnswer.from_parts(code_text, str(message.get("description") or ""), biz, http_status)
+            raise unknown(
+                "the answer names another order (merchantTransactionId differs)",
+                mismatch=f"merchantTransactionId {order!r} where {call.order_id!r} was asked",
+            )
+        answer = GatewayAnswer.from_parts(code_text, str(message.get("description") or ""), biz, http_status)
+        field = call.operation.attempt_field
+        attempt = call.request.get(field) if field else None
+        mismatch = _mismatch(
+            answer,
+            order_id=call.order_id,
+            attempt_field=field,
+            attempt_id=attempt if isinstance(attempt, str) else None,
+            money=call.expected_money(),
+        )
+        if mismatch is not None:
+            raise unknown(f"the answer does not match the request ({mismatch})", code=code_text, mismatch=mismatch)
+        return answer
 
     def exchange(self, call: PreparedCall) -> Exchange:
         return Exchange(self, call)
@@ -345,10 +562,10 @@ class Exchange:
         # A refused or unfinished connection never carried the request; anything later may have.
         if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             self.delivered = True
-        log.info("%s try %d: %s: %s", self.call.operation, self.tries, type(exc).__name__, exc)
+        log.info("%s try %d: %s: %s", self.call.name, self.tries, type(exc).__name__, exc)
         self.last = OutcomeUnknown(
-            f"{self.call.operation}: no answer from the gateway ({type(exc).__name__}: {exc}); outcome unknown",
-            operation=self.call.operation,
+            f"{self.call.name}: no answer from the gateway ({type(exc).__name__}: {exc}); outcome unknown",
+            operation=self.call.name,
             order=self.call.order_id,
         )
 
@@ -358,13 +575,13 @@ class Exchange:
         try:
             return self.protocol.interpret(self.call, http_status, content)
         except OutcomeUnknown as exc:
-            log.info("%s try %d: %s", self.call.operation, self.tries, exc)
+            log.info("%s try %d: %s", self.call.name, self.tries, exc)
             self.last = exc
             return None
 
     def failure(self) -> OutcomeUnknown:
         """The error to raise once the tries are used up; ``context['delivered']`` says if it may have arrived."""
-        last = self.last or OutcomeUnknown(f"{self.call.operation}: no answer; outcome unknown")
+        last = self.last or OutcomeUnknown(f"{self.call.name}: no answer; outcome unknown")
         context = {**last.context, "delivered": self.delivered, "tries": self.tries}
         return OutcomeUnknown(last.message, **context)
 
@@ -389,7 +606,10 @@ def _timeout(connect: float, read: float) -> httpx.Timeout:
 
 
 class _Operations:
-    """Builds each operation's call; the drivers below only send them."""
+    """The old per-operation methods, each building its ``bizContent`` and calling ``send``.
+
+    Thin wrappers kept until every caller uses ``send`` with an :class:`Operation`.
+    """
 
     protocol: PingPongProtocol
 
@@ -397,23 +617,74 @@ class _Operations:
     def base_url(self) -> str:
         return self.protocol.base_url
 
-    def _pay_call(self, biz: Mapping[str, Any]) -> PreparedCall:
-        return self.protocol.prepare("unified_pay", biz)
+    def send(self, operation: Operation, biz: Mapping[str, Any]) -> Any:
+        raise NotImplementedError  # pragma: no cover - both clients define it
 
-    def _query_call(self, **ids: str | None) -> PreparedCall:
-        return self.protocol.prepare("query", bizcontent.query_biz(**ids))
+    def unified_pay(self, biz: Mapping[str, Any]) -> Any:
+        return self.send(PAY, biz)
 
-    def _refund_call(self, **fields: Any) -> PreparedCall:
-        return self.protocol.prepare("refund", bizcontent.refund_biz(**fields))
+    def query(
+        self,
+        *,
+        merchant_transaction_id: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        return self.send(
+            QUERY,
+            bizcontent.query_biz(
+                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
+            ),
+        )
 
-    def _refund_query_call(self, **ids: str) -> PreparedCall:
-        return self.protocol.prepare("refund_query", bizcontent.refund_query_biz(**ids))
+    def refund(
+        self,
+        *,
+        merchant_transaction_id: str,
+        merchant_refund_id: str,
+        amount: Money,
+        notification_url: str | None = None,
+        remark: str | None = None,
+    ) -> Any:
+        return self.send(
+            REFUND,
+            bizcontent.refund_biz(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_refund_id=merchant_refund_id,
+                amount=amount,
+                notification_url=notification_url,
+                remark=remark,
+            ),
+        )
 
-    def _void_call(self, **fields: Any) -> PreparedCall:
-        return self.protocol.prepare("void", bizcontent.void_biz(**fields))
+    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> Any:
+        return self.send(
+            REFUND_QUERY,
+            bizcontent.refund_query_biz(
+                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
+            ),
+        )
 
-    def _void_query_call(self, **ids: str) -> PreparedCall:
-        return self.protocol.prepare("void_query", bizcontent.void_query_biz(**ids))
+    def void(
+        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    ) -> Any:
+        return self.send(
+            VOID,
+            bizcontent.void_biz(
+                merchant_transaction_id=merchant_transaction_id,
+                merchant_void_id=merchant_void_id,
+                amount=amount,
+                notification_url=notification_url,
+            ),
+        )
+
+    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> Any:
+        return self.send(
+            VOID_QUERY,
+            bizcontent.void_query_biz(
+                merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id
+            ),
+        )
 
 
 class PingPongClient(_Operations):
@@ -439,7 +710,12 @@ class PingPongClient(_Operations):
             transport=transport,
         )
 
-    def _send(self, call: PreparedCall) -> GatewayAnswer:
+    def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
+        """Send one operation: a verified answer consistent with the request, or OutcomeUnknown.
+
+        OrderError when ``biz`` lacks a field the operation needs (nothing is sent).
+        """
+        call = self.protocol.prepare(operation, biz)
         ex = self.protocol.exchange(call)
         while (delay := ex.next_delay()) is not None:
             if delay:
@@ -453,65 +729,6 @@ class PingPongClient(_Operations):
             if answer is not None:
                 return answer
         raise ex.failure()
-
-    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
-        return self._send(self._pay_call(biz))
-
-    def query(
-        self,
-        *,
-        merchant_transaction_id: str | None = None,
-        transaction_id: str | None = None,
-        request_id: str | None = None,
-    ) -> GatewayAnswer:
-        return self._send(
-            self._query_call(
-                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
-            )
-        )
-
-    def refund(
-        self,
-        *,
-        merchant_transaction_id: str,
-        merchant_refund_id: str,
-        amount: Money,
-        notification_url: str | None = None,
-        remark: str | None = None,
-    ) -> GatewayAnswer:
-        return self._send(
-            self._refund_call(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_refund_id=merchant_refund_id,
-                amount=amount,
-                notification_url=notification_url,
-                remark=remark,
-            )
-        )
-
-    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer:
-        return self._send(
-            self._refund_query_call(
-                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
-            )
-        )
-
-    def void(
-        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
-    ) -> GatewayAnswer:
-        return self._send(
-            self._void_call(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_void_id=merchant_void_id,
-                amount=amount,
-                notification_url=notification_url,
-            )
-        )
-
-    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer:
-        return self._send(
-            self._void_query_call(merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id)
-        )
 
     def close(self) -> None:
         self._http.close()
@@ -527,7 +744,7 @@ class PingPongClient(_Operations):
 
 
 class AsyncPingPongClient(_Operations):
-    """asyncio client: the same calls as :class:`PingPongClient`, awaited."""
+    """asyncio client: the same operations as :class:`PingPongClient`, awaited."""
 
     def __init__(
         self,
@@ -547,7 +764,9 @@ class AsyncPingPongClient(_Operations):
             transport=transport,
         )
 
-    async def _send(self, call: PreparedCall) -> GatewayAnswer:
+    async def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
+        """Send one operation: a verified answer consistent with the request, or OutcomeUnknown."""
+        call = self.protocol.prepare(operation, biz)
         ex = self.protocol.exchange(call)
         while (delay := ex.next_delay()) is not None:
             if delay:
@@ -561,65 +780,6 @@ class AsyncPingPongClient(_Operations):
             if answer is not None:
                 return answer
         raise ex.failure()
-
-    async def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
-        return await self._send(self._pay_call(biz))
-
-    async def query(
-        self,
-        *,
-        merchant_transaction_id: str | None = None,
-        transaction_id: str | None = None,
-        request_id: str | None = None,
-    ) -> GatewayAnswer:
-        return await self._send(
-            self._query_call(
-                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
-            )
-        )
-
-    async def refund(
-        self,
-        *,
-        merchant_transaction_id: str,
-        merchant_refund_id: str,
-        amount: Money,
-        notification_url: str | None = None,
-        remark: str | None = None,
-    ) -> GatewayAnswer:
-        return await self._send(
-            self._refund_call(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_refund_id=merchant_refund_id,
-                amount=amount,
-                notification_url=notification_url,
-                remark=remark,
-            )
-        )
-
-    async def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer:
-        return await self._send(
-            self._refund_query_call(
-                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
-            )
-        )
-
-    async def void(
-        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
-    ) -> GatewayAnswer:
-        return await self._send(
-            self._void_call(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_void_id=merchant_void_id,
-                amount=amount,
-                notification_url=notification_url,
-            )
-        )
-
-    async def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer:
-        return await self._send(
-            self._void_query_call(merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id)
-        )
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 from paycode import ConfigError, Money, OutcomeUnknown, PaymentStatus, Settings
-from paycode.gateway import AsyncPingPongClient, Credentials, PingPongClient, PingPongProtocol, check_base_url
+from paycode.gateway import (
+    PAY,
+    AsyncPingPongClient,
+    Credentials,
+    PingPongClient,
+    PingPongProtocol,
+    check_base_url,
+)
 from paycode.plugins.signers import MD5, SHA256
 from paycode.signing import signed, verify_message
 
@@ -34,6 +41,21 @@ def answer(code: str, biz: dict[str, Any] | None = None, *, salt: str = SALT, si
     }
     signer = SHA256 if sign_type == "SHA256" else MD5
     return json.dumps(signed(message, salt, signer)).encode()
+
+
+def echo(code: str = "000000", **extra: Any) -> Callable[[dict[str, Any]], Reply]:
+    """A reply naming what the request asked (order, attempt ids, amount with six decimals, currency) plus ``extra``."""
+
+    def reply(request: dict[str, Any]) -> Reply:
+        asked = json.loads(request["bizContent"], parse_float=Decimal)
+        keep = ("merchantTransactionId", "requestId", "merchantRefundId", "merchantVoidId", "currency")
+        biz: dict[str, Any] = {k: asked[k] for k in keep if k in asked}
+        if "amount" in asked:
+            biz["amount"] = f"{asked['amount']:.6f}"
+        biz.update(extra)
+        return 200, answer(code, {k: v for k, v in biz.items() if v is not None}), 0
+
+    return reply
 
 
 class Scripted(ThreadingHTTPServer):
@@ -116,17 +138,8 @@ PAY_BIZ: dict[str, Any] = {
 
 
 def test_request_carries_the_signed_text_with_exact_amount(server: Scripted, client: PingPongClient) -> None:
-    server.script = [
-        (
-            200,
-            answer(
-                "000000",
-                {"merchantTransactionId": "order-1", "status": "SUCCESS", "amount": "0.020000", "transactionId": "T1"},
-            ),
-            0,
-        )
-    ]
-    got = client.unified_pay(PAY_BIZ)
+    server.script = [echo(status="SUCCESS", transactionId="T1")]
+    got = client.send(PAY, PAY_BIZ)
     assert got.status is PaymentStatus.SUCCESS and got.code == "000000"
     assert got.biz["amount"] == Decimal("0.02") and got.biz["transactionId"] == "T1"
     sent = json.loads(server.bodies[0])
@@ -179,11 +192,9 @@ def test_a_5xx_then_an_answer_is_the_answer(server: Scripted, client: PingPongCl
 
 
 def test_a_timeout_is_retried_with_the_same_request_id(server: Scripted, client: PingPongClient) -> None:
-    server.script = [
-        (200, answer("000000", {"status": "SUCCESS"}), 1.0),
-        (200, answer("000000", {"status": "SUCCESS"}), 0),
-    ]
-    assert client.unified_pay(PAY_BIZ).status is PaymentStatus.SUCCESS
+    slow = echo(status="SUCCESS")
+    server.script = [lambda request: (*slow(request)[:2], 1.0), echo(status="SUCCESS")]
+    assert client.send(PAY, PAY_BIZ).status is PaymentStatus.SUCCESS
     first, second = (json.loads(json.loads(b)["bizContent"]) for b in server.bodies[:2])
     assert first["requestId"] == second["requestId"] == "rq-1"
 
@@ -199,7 +210,7 @@ def test_connection_refused_means_never_delivered() -> None:
 
 
 def test_every_operation_uses_its_path(server: Scripted, client: PingPongClient) -> None:
-    server.script = [(200, answer("001000", {"status": "SUCCESS"}), 0)]
+    server.script = [echo("001000", status="SUCCESS")]
     money = Money("1.50", "CNY")
     client.refund(merchant_transaction_id="o", merchant_refund_id="r", amount=money)
     client.refund_query(merchant_transaction_id="o", merchant_refund_id="r")
@@ -211,11 +222,11 @@ def test_every_operation_uses_its_path(server: Scripted, client: PingPongClient)
 
 
 def test_async_client_shares_the_core(server: Scripted) -> None:
-    server.script = [(500, b"", 0), (200, answer("000000", {"status": "SUCCESS"}), 0)]
+    server.script = [(500, b"", 0), echo(status="SUCCESS")]
 
     async def main() -> tuple[PaymentStatus | None, int]:
         async with AsyncPingPongClient(protocol(server.url), connect_timeout=1.0, read_timeout=0.5) as c:
-            got = await c.unified_pay(PAY_BIZ)
+            got = await c.send(PAY, PAY_BIZ)
             server.script = [_tampered]
             with pytest.raises(OutcomeUnknown):
                 await c.query(merchant_transaction_id="order-1")
