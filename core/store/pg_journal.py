@@ -1,0 +1,602 @@
+"""The payment journal on PostgreSQL: one journal shared by the lanes of a store (psycopg 3, psycopg_pool).
+
+It keeps the SQLite journal's interface and rules exactly (:class:`paycode.journal.Journal`, docs/journal.md):
+every method is one transaction committed before it returns, so the intent is durable before a request leaves;
+:meth:`PostgresJournal.batch` makes several writes (an answer and the state it moves to) one transaction; an
+order's writes lock its row (``SELECT … FOR UPDATE``), so two lanes or a lane and the notification receiver never
+interleave on one order and refunds never exceed what was paid; codes are stored masked only.
+
+What PostgreSQL adds:
+
+- a final state (``SUCCESS``, ``FAILED``, ``CLOSED``, ``CANCEL``) is announced with
+  ``NOTIFY paycode_orders, '<order id>'`` inside the transaction that applies it (delivered when it commits),
+  so a lane waiting on that order wakes at once (:class:`paycode.store.wake.PostgresWaker`);
+- :meth:`PostgresJournal.claim` lets one recoverer at a time act on an order (a session advisory lock, released
+  when the claim ends or its process dies);
+- the schema is versioned (``schema_version``; :mod:`paycode.store.schema`), migrated on open unless told not to.
+
+Every failure is a :class:`~paycode.errors.JournalError` whose message names the database without its password:
+``PostgreSQL at host:port is unreachable: …`` when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import JournalError, OrderError
+from ..journal import (
+    ATTEMPT_KINDS,
+    ATTEMPT_OUTCOMES,
+    CSV_COLUMNS,
+    REFUND_STATUSES,
+    AttemptRecord,
+    OrderRecord,
+    RefundRecord,
+    TransitionRecord,
+    _looks_unmasked,
+    _optional_text,
+    _status,
+    _text,
+)
+from ..models import Money, PaymentStatus
+from . import schema
+from .dsn import Dsn, parse
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+__all__ = ["CHANNEL", "CLAIM_CLASS", "PostgresJournal"]
+
+#: the LISTEN/NOTIFY channel on which final states of orders are announced (payload: the order id)
+CHANNEL = "paycode_orders"
+#: first key of the advisory locks :meth:`PostgresJournal.claim` takes (the second is ``hashtext(order_id)``)
+CLAIM_CLASS = 0x70636C6D
+#: statuses whose transaction announces the order on :data:`CHANNEL`
+_ANNOUNCED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL})
+
+# psycopg_pool reports each failed reconnection as a warning; the journal reports the failure itself as a
+# JournalError, so without a handler of the host application's these stay quiet (no lastResort lines on stderr)
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
+
+
+class PostgresJournal:
+    """The payment journal in a PostgreSQL database named by a ``postgresql://`` URL.
+
+    :param dsn: ``postgresql://user:password@host:port/dbname`` (``postgres://`` too; libpq options allowed).
+    :param timeout: seconds to connect, and to wait for a pooled connection, before the database counts as
+        unreachable (a lane then refuses to start a payment rather than wait).
+    :param pool_size: most connections this journal opens (at least 2: a claim holds one).
+    :param migrate: apply pending schema migrations on open (default); False refuses an out-of-date schema.
+    """
+
+    def __init__(self, dsn: str, *, timeout: float = 5.0, pool_size: int = 4, migrate: bool = True) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self.dsn: Dsn = parse(dsn)
+        self._timeout = timeout
+        self._closed = False
+        self._local = threading.local()
+        kwargs: dict[str, Any] = {
+            "connect_timeout": max(1, round(timeout)),
+            "application_name": "paycode",
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": int(timeout * 1000) + 5000,
+        }
+        try:
+            with psycopg.connect(self.dsn.conninfo, **kwargs) as conn:
+                if migrate:
+                    schema.migrate(conn, self.dsn.describe())
+                self._require_current(schema.state(conn))
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            self.dsn.conninfo,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=max(2, pool_size),
+            open=False,
+            timeout=timeout,
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=365 * 86400.0,  # keep trying: a lane outlives a database restart
+            name="paycode-journal",
+        )
+        self._pool.open(wait=False)
+
+    def _require_current(self, state: schema.SchemaState) -> None:
+        if state.current > state.latest:
+            raise JournalError(
+                f"journal {self.dsn} has schema version {state.current}; this paycode reads up to {state.latest} "
+                "(upgrade paycode)"
+            )
+        if state.current < state.latest:
+            raise JournalError(
+                f"journal {self.dsn} has schema version {state.current}; this paycode needs {state.latest}: "
+                "run `paycode journal migrate`"
+            )
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> JournalError:
+        """A JournalError for a psycopg or pool failure: the database named without its password."""
+        sqlstate = getattr(exc, "sqlstate", None)
+        conn_gone = sqlstate is None or sqlstate.startswith(("08", "57P"))
+        if conn_gone:
+            return JournalError(f"PostgreSQL at {self.dsn.where} is unreachable: {_first_line(exc)}")
+        return JournalError(f"journal {self.dsn}: {_first_line(exc)}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalError(f"journal {self.dsn} is closed")
+
+    @contextmanager
+    def _pooled(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """A pooled connection for one transaction: committed when the block ends, rolled back if it raises."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        self._check_open()
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise JournalError(
+                f"PostgreSQL at {self.dsn.where} is unreachable: no connection within {self._timeout:g} s ({exc})"
+            ) from None
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """The batch's connection inside :meth:`batch` (same thread), else one transaction of its own."""
+        import psycopg
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._pooled() as conn:
+                yield conn
+            return
+        self._check_open()
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction: all of them committed or none.
+
+        As :meth:`paycode.journal.Journal.batch`: batches nest, reads inside see the batch's writes, and a write
+        that raises inside undoes the whole batch. Other threads use other connections meanwhile (an order's
+        row stays locked by the batch until it ends).
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._pooled() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @staticmethod
+    def _require_order(conn: psycopg.Connection[tuple[Any, ...]], order_id: str) -> tuple[Any, ...]:
+        row = conn.execute("SELECT status, amount FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"order {order_id!r} is not in the journal")
+        return row
+
+    # -- writing ---------------------------------------------------------------------
+
+    def begin_order(
+        self,
+        order_id: str,
+        *,
+        money: Money,
+        wallet: str,
+        code_masked: str,
+        lane: str,
+        deadline_at: float,
+        gateway: str = "",
+        site: str = "",
+    ) -> None:
+        """Record a new order (status ``INIT``) before anything is sent for it (see ``Journal.begin_order``)."""
+        _text("order id", order_id)
+        _text("wallet", wallet)
+        _text("lane", lane)
+        _optional_text("gateway", gateway)
+        _optional_text("site", site)
+        if not isinstance(code_masked, str) or _looks_unmasked(code_masked):
+            raise JournalError("refusing to store a payment code that is not masked; pass mask_code(code)")
+        now = time.time()
+        with self._conn() as conn:
+            cur = conn.execute(
+                "INSERT INTO orders (order_id, amount, currency, wallet, code_masked, lane, gateway, site, status,"
+                " deadline_at, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (order_id) DO NOTHING",
+                (
+                    order_id,
+                    money.wire(),
+                    money.currency,
+                    wallet,
+                    code_masked,
+                    lane,
+                    gateway,
+                    site,
+                    PaymentStatus.INIT.value,
+                    float(deadline_at),
+                    now,
+                    now,
+                ),
+            )
+            if cur.rowcount == 0:
+                raise JournalError(f"order {order_id!r} is already in the journal; every order needs its own id")
+            conn.execute(
+                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
+                (order_id, PaymentStatus.INIT.value, now, f"order of {money} by {wallet} on {lane}"),
+            )
+
+    def begin_attempt(self, order_id: str, request_id: str, kind: str) -> None:
+        """Record that a request is about to be sent (outcome ``pending``); a re-send is counted, never doubled."""
+        _text("request id", request_id)
+        if kind not in ATTEMPT_KINDS:
+            raise JournalError(f"attempt kind {kind!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_KINDS))}")
+        now = time.time()
+        with self._conn() as conn:
+            self._require_order(conn, order_id)
+            row = conn.execute(
+                "SELECT id FROM attempts WHERE order_id = %s AND request_id = %s AND kind = %s"
+                " ORDER BY id DESC LIMIT 1",
+                (order_id, request_id, kind),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO attempts (order_id, request_id, kind, started_at) VALUES (%s, %s, %s, %s)",
+                    (order_id, request_id, kind, now),
+                )
+            else:
+                conn.execute(
+                    "UPDATE attempts SET outcome = 'pending', sends = sends + 1, ended_at = NULL WHERE id = %s",
+                    (row[0],),
+                )
+
+    def end_attempt(
+        self,
+        order_id: str,
+        request_id: str,
+        *,
+        outcome: str,
+        code: str | None = None,
+        status: str | None = None,
+        detail: str = "",
+    ) -> None:
+        """Record how an attempt ended: ``answered``, ``unknown`` or ``error`` (see ``Journal.end_attempt``)."""
+        if outcome not in ATTEMPT_OUTCOMES:
+            raise JournalError(
+                f"attempt outcome {outcome!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_OUTCOMES))}"
+            )
+        status_text = None if status is None else str(getattr(status, "value", status))
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT id FROM attempts WHERE order_id = %s AND request_id = %s "
+                "ORDER BY outcome = 'pending' DESC, id DESC LIMIT 1 FOR UPDATE",
+                (order_id, request_id),
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"order {order_id!r} has no attempt with request id {request_id!r}")
+            conn.execute(
+                "UPDATE attempts SET outcome = %s, code = %s, status = %s, detail = %s, ended_at = %s WHERE id = %s",
+                (outcome, code, status_text, detail, time.time(), row[0]),
+            )
+
+    def settle_attempts(self, order_id: str, note: str, *, request_id: str | None = None) -> int:
+        """End attempts still ``pending`` or ``unknown`` as ``settled``; returns how many were settled."""
+        where = "order_id = %s AND outcome IN ('pending', 'unknown')"
+        params: tuple[Any, ...] = (note, time.time(), order_id)
+        if request_id is not None:
+            where += " AND request_id = %s"
+            params += (request_id,)
+        with self._conn() as conn:
+            self._require_order(conn, order_id)
+            cur = conn.execute(
+                "UPDATE attempts SET outcome = 'settled', detail = btrim(detail || ' | ' || %s, ' |'), "
+                f"ended_at = coalesce(ended_at, %s) WHERE {where}",
+                params,
+            )
+            return cur.rowcount
+
+    def set_state(
+        self,
+        order_id: str,
+        status: PaymentStatus | str,
+        *,
+        transaction_id: str | None = None,
+        note: str = "",
+    ) -> bool:
+        """Move an order to ``status`` and record the transition (see ``Journal.set_state``: idempotent, a final
+        state never moves back). A final state (or FAILED) is announced on :data:`CHANNEL` when it commits."""
+        new = _status(status)
+        now = time.time()
+        with self._conn() as conn:
+            row = self._require_order(conn, order_id)
+            old = PaymentStatus(row[0])
+            if transaction_id:
+                conn.execute(
+                    "UPDATE orders SET transaction_id = %s, updated_at = %s WHERE order_id = %s",
+                    (transaction_id, now, order_id),
+                )
+            if new is old or (old.final and not new.final):
+                return False
+            conn.execute(
+                "UPDATE orders SET status = %s, updated_at = %s WHERE order_id = %s", (new.value, now, order_id)
+            )
+            conn.execute(
+                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
+                (order_id, new.value, now, note),
+            )
+            if new in _ANNOUNCED:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, order_id))
+            return True
+
+    def mark_abandoned(self, order_id: str, reason: str) -> None:
+        """Record that the lane gave up on the order: a later SUCCESS must be refunded (or reported)."""
+        now = time.time()
+        with self._conn() as conn:
+            row = self._require_order(conn, order_id)
+            conn.execute(
+                "UPDATE orders SET abandoned = TRUE, abandon_reason = %s, updated_at = %s WHERE order_id = %s",
+                (reason, now, order_id),
+            )
+            conn.execute(
+                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
+                (order_id, row[0], now, f"abandoned: {reason}"),
+            )
+
+    def keep_late_success(self, order_id: str, note: str) -> None:
+        """Clear the abandoned mark of a late success that is kept (``late_success = "report"``)."""
+        now = time.time()
+        with self._conn() as conn:
+            row = self._require_order(conn, order_id)
+            conn.execute("UPDATE orders SET abandoned = FALSE, updated_at = %s WHERE order_id = %s", (now, order_id))
+            conn.execute(
+                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
+                (order_id, row[0], now, f"late success kept: {note}"),
+            )
+
+    def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None:
+        """Record a refund before it is sent (``PENDING``); checked under the order's row lock, so lanes
+        together never refund more than was paid (see ``Journal.begin_refund``)."""
+        _text("refund id", refund_id)
+        if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
+            raise JournalError(f"refund amount {amount!r} must be a Decimal")
+        amount = Decimal(amount)
+        if not amount.is_finite() or amount <= 0:
+            raise OrderError(f"refund amount {amount} must be greater than zero")
+        now = time.time()
+        with self._conn() as conn:
+            if conn.execute("SELECT 1 FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone() is None:
+                raise JournalError(f"order {order_id!r} is not in the journal")
+            record = self._order(conn, order_id)
+            assert record is not None
+            if conn.execute(
+                "SELECT 1 FROM refunds WHERE order_id = %s AND refund_id = %s", (order_id, refund_id)
+            ).fetchone():
+                raise JournalError(f"refund {refund_id!r} of order {order_id!r} is already in the journal")
+            amount = Money(amount, record.currency).wire()
+            if record.status is not PaymentStatus.SUCCESS:
+                raise OrderError(f"order {order_id!r} is {record.status.value}; only a SUCCESS payment can be refunded")
+            left = record.refundable
+            if amount > left:
+                raise OrderError(
+                    f"refund of {amount} {record.currency} is more than order {order_id!r} has left to refund "
+                    f"({left} of {record.amount}; refunded {record.refunded}, pending {record.refunds_pending})"
+                )
+            conn.execute(
+                "INSERT INTO refunds (order_id, refund_id, amount, status, created_at, updated_at)"
+                " VALUES (%s, %s, %s, 'PENDING', %s, %s)",
+                (order_id, refund_id, amount, now, now),
+            )
+            conn.execute("UPDATE orders SET updated_at = %s WHERE order_id = %s", (now, order_id))
+
+    def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None:
+        """Record a refund's outcome: ``SUCCESS``, ``FAILED``, or still ``PROCESSING``/``UNKNOWN``."""
+        status = str(getattr(status, "value", status)).upper()
+        if status not in REFUND_STATUSES:
+            raise JournalError(f"refund status {status!r} is unknown; accepted: {', '.join(sorted(REFUND_STATUSES))}")
+        now = time.time()
+        with self._conn() as conn:
+            cur = conn.execute(
+                "UPDATE refunds SET status = %s, detail = %s, updated_at = %s WHERE order_id = %s AND refund_id = %s",
+                (status, detail, now, order_id, refund_id),
+            )
+            if cur.rowcount == 0:
+                raise JournalError(f"order {order_id!r} has no refund {refund_id!r}")
+            conn.execute("UPDATE orders SET updated_at = %s WHERE order_id = %s", (now, order_id))
+
+    # -- claims ----------------------------------------------------------------------
+
+    @contextmanager
+    def claim(self, order_id: str) -> Iterator[bool]:
+        """Claim ``order_id`` for one recoverer: yields True when this caller holds it, False when another
+        process does (skip the order). The claim is a session advisory lock on a connection of its own, held
+        until the block ends, and released by the server if this process dies."""
+        import psycopg
+
+        with self._pooled() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (CLAIM_CLASS, order_id)).fetchone()
+            conn.commit()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held and not conn.closed:
+                    try:
+                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (CLAIM_CLASS, order_id))
+                        conn.commit()
+                    except psycopg.Error:
+                        pass  # the connection is gone, and its lock with it
+
+    # -- reading ---------------------------------------------------------------------
+
+    _ORDER_SELECT = """
+        SELECT o.order_id, o.amount, o.currency, o.wallet, o.code_masked, o.lane, o.status, o.transaction_id,
+               o.abandoned, o.deadline_at, o.created_at, o.updated_at, o.abandon_reason,
+               (SELECT coalesce(sum(r.amount) FILTER (WHERE r.status = 'SUCCESS'), 0)
+                  FROM refunds r WHERE r.order_id = o.order_id),
+               (SELECT coalesce(sum(r.amount) FILTER (WHERE r.status NOT IN ('SUCCESS', 'FAILED')), 0)
+                  FROM refunds r WHERE r.order_id = o.order_id),
+               (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id
+                    AND a.kind = 'pay' AND a.outcome IN ('pending', 'unknown')),
+               (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id),
+               o.gateway, o.site
+        FROM orders o
+    """
+    #: a superset of the unresolved orders, narrowed by OrderRecord.unresolved (the one definition)
+    _MAYBE_UNRESOLVED = """
+        (o.status NOT IN ('SUCCESS', 'CLOSED', 'CANCEL', 'FAILED') OR o.abandoned
+         OR EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.order_id AND r.status NOT IN ('SUCCESS', 'FAILED'))
+         OR (o.status = 'FAILED' AND EXISTS (SELECT 1 FROM attempts a WHERE a.order_id = o.order_id
+                 AND a.kind = 'pay' AND a.outcome IN ('pending', 'unknown'))))
+    """
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> OrderRecord:
+        amount = Decimal(row[1])
+        return OrderRecord(
+            order_id=row[0],
+            amount=amount,
+            currency=row[2],
+            wallet=row[3],
+            code_masked=row[4],
+            lane=row[5],
+            status=_status(row[6]),
+            transaction_id=row[7],
+            abandoned=bool(row[8]),
+            deadline_at=row[9],
+            created_at=row[10],
+            updated_at=row[11],
+            abandon_reason=row[12],
+            refunded=Decimal(row[13]).quantize(amount),
+            refunds_pending=Decimal(row[14]).quantize(amount),
+            unknown_attempts=int(row[15]),
+            attempt_count=int(row[16]),
+            gateway=row[17],
+            site=row[18],
+        )
+
+    def _order(self, conn: psycopg.Connection[tuple[Any, ...]], order_id: str) -> OrderRecord | None:
+        row = conn.execute(self._ORDER_SELECT + " WHERE o.order_id = %s", (order_id,)).fetchone()
+        return None if row is None else self._record(row)
+
+    def order(self, order_id: str) -> OrderRecord | None:
+        """The order, or None when the journal has no such order."""
+        with self._conn() as conn:
+            return self._order(conn, order_id)
+
+    def orders(self, *, limit: int | None = None, unresolved_only: bool = False) -> list[OrderRecord]:
+        """Orders, newest first; ``unresolved_only`` keeps those recovery still has to settle."""
+        sql = self._ORDER_SELECT
+        params: tuple[Any, ...] = ()
+        if unresolved_only:
+            sql += " WHERE " + self._MAYBE_UNRESOLVED
+        sql += " ORDER BY o.created_at DESC, o.seq DESC"
+        if limit is not None and not unresolved_only:
+            sql += " LIMIT %s"
+            params = (max(limit, 0),)
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        records = [self._record(r) for r in rows]
+        if unresolved_only:
+            records = [r for r in records if r.unresolved]
+        return records if limit is None else records[: max(limit, 0)]
+
+    def unresolved(self, lane: str | None = None) -> list[OrderRecord]:
+        """Orders not settled (see ``Journal.unresolved``), oldest first; ``lane`` keeps that lane's only."""
+        records = reversed(self.orders(unresolved_only=True))
+        return [r for r in records if lane is None or r.lane == lane]
+
+    def transitions(self, order_id: str) -> list[TransitionRecord]:
+        """The order's history, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT status, time, note FROM transitions WHERE order_id = %s ORDER BY id", (order_id,)
+            ).fetchall()
+        return [TransitionRecord(_status(s), t, n) for s, t, n in rows]
+
+    def attempts(self, order_id: str) -> list[AttemptRecord]:
+        """The requests sent for the order, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT order_id, request_id, kind, outcome, code, status, detail, sends, started_at, ended_at"
+                " FROM attempts WHERE order_id = %s ORDER BY id",
+                (order_id,),
+            ).fetchall()
+        return [AttemptRecord(*row) for row in rows]
+
+    def refunds(self, order_id: str) -> list[RefundRecord]:
+        """The order's refunds, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT order_id, refund_id, amount, status, detail, created_at, updated_at"
+                " FROM refunds WHERE order_id = %s ORDER BY created_at, seq",
+                (order_id,),
+            ).fetchall()
+        return [RefundRecord(o, r, Decimal(a), s, d, c, u) for o, r, a, s, d, c, u in rows]
+
+    def export_csv(self, fh: IO[str]) -> int:
+        """Write every order as CSV (header :data:`~paycode.journal.CSV_COLUMNS`, oldest first)."""
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        records = list(reversed(self.orders()))
+        for record in records:
+            writer.writerow(record.csv_row())
+        return len(records)
+
+    # -- life ------------------------------------------------------------------------
+
+    def reopen(self) -> None:
+        """Drop broken connections after a failure (the pool reconnects by itself once the server is back).
+
+        The flow calls it before retrying a write that failed; JournalError while the server is unreachable.
+        """
+        self._check_open()
+        if getattr(self._local, "conn", None) is not None:
+            raise JournalError(f"journal {self.dsn} cannot be reopened inside a batch")
+        self._pool.check()
+        with self._pooled() as conn:
+            conn.execute("SELECT 1")
+
+    def close(self) -> None:
+        """Close the pool; further calls raise JournalError. Closing twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+    def __enter__(self) -> PostgresJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresJournal({self.dsn.describe()!r})"
+
+    def __str__(self) -> str:
+        return self.dsn.describe()
