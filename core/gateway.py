@@ -14,6 +14,7 @@ caller queries.
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import json
 import logging
@@ -44,8 +45,11 @@ __all__ = [
     "REFUND_QUERY",
     "VOID",
     "VOID_QUERY",
+    "RESULT_CODES",
     "AsyncGatewayClient",
     "AsyncPingPongClient",
+    "CodeFamily",
+    "CodeMeaning",
     "Credentials",
     "Exchange",
     "GatewayAnswer",
@@ -56,6 +60,8 @@ __all__ = [
     "PreparedCall",
     "answer_mismatch",
     "check_base_url",
+    "code_family",
+    "code_meaning",
     "is_loopback",
 ]
 
@@ -144,6 +150,75 @@ PATHS: Mapping[str, str] = {name: op.path for name, op in OPERATIONS.items()}
 
 #: codes of answers that say our request was not authenticated (wrong credentials or salt)
 AUTH_CODES = frozenset({"103000", "104000"})
+
+
+# ---------------------------------------------------------------------------- result codes
+
+
+class CodeMeaning(enum.StrEnum):
+    """What a top-level ``code`` says about a request, on its own (``bizContent.status`` decides when present).
+
+    ``REFUSED``: the request was refused before anything was executed (bad parameter, credentials,
+    merchant state, currency or amount): not paid, FAILED at once. ``DECLINED``: risk control or the
+    wallet/bank said no: not paid, FAILED at once. ``UNKNOWN``: no decision can be read from the code
+    (system error, upstream timeout, duplicate, an undocumented shape): query before deciding.
+    ``NOT_FOUND``: the gateway has no such transaction.
+    """
+
+    SUCCESS = "success"
+    PROCESSING = "processing"
+    REFUSED = "refused"
+    DECLINED = "declined"
+    UNKNOWN = "unknown"
+    NOT_FOUND = "not_found"
+
+
+@attrs.frozen
+class CodeFamily:
+    """One row of the result-code table: codes matching ``pattern`` (``x`` any digit) and what they mean."""
+
+    pattern: str
+    meaning: CodeMeaning
+    description: str
+
+    def matches(self, code: str) -> bool:
+        return len(code) == len(self.pattern) and all(p in ("x", c) for p, c in zip(self.pattern, code, strict=True))
+
+
+#: The documented code families, most specific first (docs/payment-flow.md "Result codes" gives each its source).
+RESULT_CODES: tuple[CodeFamily, ...] = (
+    CodeFamily("000000", CodeMeaning.SUCCESS, "transaction succeeded"),
+    CodeFamily("001000", CodeMeaning.UNKNOWN, "request succeeded: bizContent.status says what happened"),
+    CodeFamily("002000", CodeMeaning.PROCESSING, "transaction processing"),
+    CodeFamily("101xxx", CodeMeaning.REFUSED, "merchant or account state"),
+    CodeFamily("102xxx", CodeMeaning.REFUSED, "bad parameter"),
+    CodeFamily("103xxx", CodeMeaning.REFUSED, "authentication failed"),
+    CodeFamily("104xxx", CodeMeaning.REFUSED, "invalid signature"),
+    CodeFamily("105xxx", CodeMeaning.REFUSED, "transaction invalid or expired"),
+    CodeFamily("106xxx", CodeMeaning.REFUSED, "currency or amount"),
+    CodeFamily("107000", CodeMeaning.UNKNOWN, "duplicated transaction: the order exists, its state is unknown"),
+    CodeFamily("107001", CodeMeaning.NOT_FOUND, "transaction does not exist"),
+    CodeFamily("108xxx", CodeMeaning.REFUSED, "refused (108xxx)"),
+    CodeFamily("109xxx", CodeMeaning.REFUSED, "refused (109xxx)"),
+    CodeFamily("2xxxxx", CodeMeaning.DECLINED, "risk control"),
+    CodeFamily("3xxxxx", CodeMeaning.DECLINED, "bank or wallet decline"),
+    CodeFamily("4xxxxx", CodeMeaning.REFUSED, "refused (4xxxxx)"),
+    CodeFamily("5xxxxx", CodeMeaning.UNKNOWN, "system error"),
+    CodeFamily("600002", CodeMeaning.UNKNOWN, "upstream timeout"),
+)
+
+
+def code_family(code: str) -> CodeFamily | None:
+    """The documented family of ``code``, or None for a shape the documentation does not list."""
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+        return None
+    return next((family for family in RESULT_CODES if family.matches(code)), None)
+
+
+def code_meaning(code: str) -> CodeMeaning:
+    """What a top-level ``code`` means (:class:`CodeMeaning`); UNKNOWN for any shape the documentation does not list."""
+    family = code_family(code) if isinstance(code, str) else None
+    return family.meaning if family is not None else CodeMeaning.UNKNOWN
 
 
 # ---------------------------------------------------------------------------- values
