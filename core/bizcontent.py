@@ -10,6 +10,7 @@ control characters such as newlines.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import secrets
@@ -25,8 +26,13 @@ from .models import Money, PaymentRequest
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "MAX_REFUND_REMARK",
+    "MAX_REMARK",
     "check_id",
     "check_notification_url",
+    "check_pay_fields",
+    "check_text",
+    "check_time_expire",
     "new_order_id",
     "new_request_id",
     "parse",
@@ -40,6 +46,16 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 64
+#: the documented limit of a refund's ``remark``
+MAX_REFUND_REMARK = 32
+#: a payment's ``remark`` (the documentation gives no limit for it: this project's, to stay well inside any field)
+MAX_REMARK = 256
+#: longest URL (``payResultUrl``) and longest text value inside ``goods`` / ``customer`` (project limits)
+MAX_URL = 512
+MAX_FIELD_TEXT = 256
+#: at most this many ``goods`` items, and fields per item or in ``customer``
+MAX_GOODS = 100
+MAX_FIELDS = 30
 
 
 # ---------------------------------------------------------------------------- identifiers
@@ -86,6 +102,97 @@ def check_notification_url(url: str) -> str:
     if any(c in "<>" or not c.isprintable() for c in url):
         raise ConfigError(f"notification_url {url!r} contains characters the gateway rejects")
     return url
+
+
+def check_text(value: object, what: str, limit: int) -> str:
+    """``value`` when it is non-empty text of at most ``limit`` characters without ``<``, ``>`` or control
+    characters (newlines included); else :class:`OrderError` saying what is wrong and what is accepted."""
+    if not isinstance(value, str) or not value.strip():
+        raise OrderError(f"{what} {value!r} is empty or not text; give 1-{limit} characters")
+    if len(value) > limit:
+        raise OrderError(f"{what} is {len(value)} characters long; at most {limit} are accepted")
+    bad = sorted({c for c in value if c in "<>" or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise OrderError(
+            f"{what} contains {shown}; the gateway rejects '<', '>', newlines and other control characters"
+        )
+    return value
+
+
+def _check_url(url: object, what: str) -> str:
+    text = check_text(url, what, MAX_URL)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+        raise OrderError(f"{what} {text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _check_record(record: object, what: str) -> dict[str, Any]:
+    """An object of named scalar values (text, whole numbers, Decimal amounts, booleans), each checked."""
+    if not isinstance(record, Mapping) or not record:
+        raise OrderError(f"{what} must be a non-empty object of named values, not {type(record).__name__}")
+    if len(record) > MAX_FIELDS:
+        raise OrderError(f"{what} has {len(record)} fields; at most {MAX_FIELDS} are accepted")
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if not isinstance(key, str) or not key.isascii() or not key.isidentifier():
+            raise OrderError(f"{what} field name {key!r} must be an ASCII name such as 'name' or 'unitPrice'")
+        if isinstance(value, str):
+            out[key] = check_text(value, f"{what}.{key}", MAX_FIELD_TEXT)
+        elif isinstance(value, bool) or (isinstance(value, int) and abs(value) < 10**15):
+            out[key] = value
+        elif isinstance(value, Decimal) and value.is_finite():
+            out[key] = value
+        else:
+            raise OrderError(
+                f"{what}.{key} is {type(value).__name__} {value!r}; give text, a whole number, a Decimal amount "
+                "or true/false (floats are never accepted)"
+            )
+    return out
+
+
+def check_pay_fields(
+    *,
+    pay_result_url: str | None = None,
+    remark: str | None = None,
+    goods: Sequence[Mapping[str, Any]] | None = None,
+    customer: Mapping[str, Any] | None = None,
+    shopper_ip: str | None = None,
+    trade_country: str | None = None,
+) -> dict[str, Any]:
+    """The optional unifiedPay fields, checked, as ``bizContent`` entries (absent ones left out).
+
+    ``payResultUrl`` an http(s) URL; ``remark`` at most :data:`MAX_REMARK` characters; ``goods`` a list
+    of 1-:data:`MAX_GOODS` objects and ``customer`` one object, of named text/number/boolean values;
+    ``shopperIP`` an IPv4 or IPv6 address; ``tradeCountry`` an ISO 3166-1 alpha-2 code (``CN``, ``HK``).
+    No text may hold ``<``, ``>`` or control characters. OrderError names what is wrong.
+    """
+    fields: dict[str, Any] = {}
+    if pay_result_url is not None:
+        fields["payResultUrl"] = _check_url(pay_result_url, "payResultUrl")
+    if remark is not None:
+        fields["remark"] = check_text(remark, "payment remark", MAX_REMARK)
+    if goods is not None:
+        if isinstance(goods, (str, bytes, Mapping)) or not isinstance(goods, Sequence) or not goods:
+            raise OrderError(f"goods must be a non-empty list of objects (one per item), not {type(goods).__name__}")
+        if len(goods) > MAX_GOODS:
+            raise OrderError(f"goods has {len(goods)} items; at most {MAX_GOODS} are accepted")
+        fields["goods"] = [_check_record(item, f"goods[{i}]") for i, item in enumerate(goods)]
+    if customer is not None:
+        fields["customer"] = _check_record(customer, "customer")
+    if shopper_ip is not None:
+        try:
+            fields["shopperIP"] = str(ipaddress.ip_address(shopper_ip))
+        except ValueError:
+            raise OrderError(f"shopperIP {shopper_ip!r} is not an IPv4 or IPv6 address") from None
+    if trade_country is not None:
+        if not (isinstance(trade_country, str) and len(trade_country) == 2 and trade_country.isascii()):
+            raise OrderError(f"tradeCountry {trade_country!r} is not a two-letter ISO 3166-1 code such as CN or HK")
+        if not (trade_country.isalpha() and trade_country.isupper()):
+            raise OrderError(f"tradeCountry {trade_country!r} must be two capital letters such as CN or HK")
+        fields["tradeCountry"] = trade_country
+    return fields
 
 
 # ---------------------------------------------------------------------------- serialising
@@ -223,7 +330,12 @@ def parse(text: str) -> dict[str, Any]:
 
 
 def pay_biz(request: PaymentRequest, *, capture_delay_hours: int = 0) -> dict[str, Any]:
-    """The ``bizContent`` of ``/v4/payment/unifiedPay`` for a payment-code request."""
+    """The ``bizContent`` of ``/v4/payment/unifiedPay`` for a payment-code request.
+
+    ``timeExpire`` (epoch seconds) when the request has one: the gateway closes the order itself
+    then; ``notificationUrl`` and ``closeNotificationUrl`` (the same receiver, so the close is
+    notified too) when a notification URL is set; the optional fields of :func:`check_pay_fields`.
+    """
     check_id(request.merchant_transaction_id, "order id (merchantTransactionId)")
     check_id(request.request_id, "requestId")
     biz: dict[str, Any] = {
@@ -237,9 +349,29 @@ def pay_biz(request: PaymentRequest, *, capture_delay_hours: int = 0) -> dict[st
     }
     if request.notification_url:
         biz["notificationUrl"] = check_notification_url(request.notification_url)
+        biz["closeNotificationUrl"] = biz["notificationUrl"]
     if request.time_expire is not None:
-        biz["timeExpire"] = request.time_expire
+        biz["timeExpire"] = check_time_expire(request.time_expire)
+    biz.update(
+        check_pay_fields(
+            pay_result_url=request.pay_result_url,
+            remark=request.remark,
+            goods=request.goods,
+            customer=request.customer,
+            shopper_ip=request.shopper_ip,
+            trade_country=request.trade_country,
+        )
+    )
     return biz
+
+
+def check_time_expire(value: object) -> int:
+    """``timeExpire``: whole epoch seconds, a positive int; else OrderError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OrderError(f"timeExpire {value!r} must be whole epoch seconds (an int), not {type(value).__name__}")
+    if value <= 0:
+        raise OrderError(f"timeExpire {value} must be positive epoch seconds, e.g. {int(time.time()) + 60}")
+    return value
 
 
 def query_biz(
@@ -276,7 +408,7 @@ def refund_biz(
     if notification_url:
         biz["notificationUrl"] = check_notification_url(notification_url)
     if remark:
-        biz["remark"] = check_id(remark, "refund remark")
+        biz["remark"] = check_text(remark, "refund remark", MAX_REFUND_REMARK)
     return biz
 
 

@@ -376,6 +376,13 @@ class PaymentStatus(enum.StrEnum):
         return self in (PaymentStatus.SUCCESS, PaymentStatus.CLOSED, PaymentStatus.CANCEL)
 
 
+def _goods(value: Iterable[Mapping[str, Any]] | None) -> tuple[Mapping[str, Any], ...] | None:
+    # a list stays a sequence (frozen, hashable container); text or a single object is left for the check to refuse
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        return value  # type: ignore[return-value]
+    return tuple(value)
+
+
 @attrs.frozen
 class PaymentRequest:
     """One payment attempt as the lane intends to send it."""
@@ -388,6 +395,25 @@ class PaymentRequest:
     notification_url: str | None = None
     order_terminal: str = "02"
     time_expire: int | None = None
+    #: optional unifiedPay fields (docs/payment-flow.md, "Request fields"); checked when the request is built
+    pay_result_url: str | None = None
+    remark: str | None = None
+    goods: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_goods)
+    customer: Mapping[str, Any] | None = None
+    shopper_ip: str | None = None
+    trade_country: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        from .bizcontent import check_pay_fields  # bizcontent builds on these models
+
+        check_pay_fields(
+            pay_result_url=self.pay_result_url,
+            remark=self.remark,
+            goods=self.goods,
+            customer=self.customer,
+            shopper_ip=self.shopper_ip,
+            trade_country=self.trade_country,
+        )
 
 
 @attrs.frozen

@@ -124,7 +124,7 @@ def test_pay_biz_has_the_documented_fields() -> None:
     assert text == (
         '{"captureDelayHours":0,"amount":12.50,"currency":"CNY","requestId":"rq-1","merchantTransactionId":"order-1",'
         '"paymentMethod":{"type":"Wechat-Offline","scanCodeId":"132800000000001501"},"device":{"orderTerminal":"02"},'
-        '"notificationUrl":"https://shop.example/notify"}'
+        '"notificationUrl":"https://shop.example/notify","closeNotificationUrl":"https://shop.example/notify"}'
     )
 
 
