@@ -11,6 +11,7 @@ tests only subclass a suite::
 - :class:`ScannerConformance` with a :class:`ScannerRig` the plugin's test provides,
 - :class:`WalletConformance`,
 - :class:`SignerConformance` with :class:`KnownAnswer` vectors,
+- :class:`DocGateway`, a gateway written from the V4 documentation (:mod:`paycode.testing.docgateway`),
 
 and the fixtures ``paycode_host`` (a host holding given plugins), ``paycode_events`` (an
 :class:`EventRecorder`) and ``paycode_sandbox_terminal`` (a terminal on the embedded sandbox).
@@ -26,6 +27,7 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "DocGateway",
     "EventRecorder",
     "KnownAnswer",
     "NearMiss",
@@ -47,6 +49,7 @@ _LAZY = {
     "near_misses": "paycode.testing.wallets",
     "SignerConformance": "paycode.testing.signers",
     "KnownAnswer": "paycode.testing.signers",
+    "DocGateway": "paycode.testing.docgateway",
 }
 
 
