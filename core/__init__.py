@@ -48,10 +48,9 @@ from .models import (
     PollingPolicy,
     Scan,
     Transition,
-    WalletType,
 )
-from .plugin_types import GatewayType, SignerType
-from .scanning import Scanner, ScannerType, ScannerURL
+from .plugin_types import GatewayType, Scanner, ScannerType, SignerType, WalletType
+from .scanning import ScannerURL
 from .settings import Settings
 
 __version__ = "0.1.0"

@@ -383,7 +383,8 @@ class GatewayClient(Protocol):
     are being retired in its favour.
     """
 
-    base_url: str
+    @property
+    def base_url(self) -> str: ...
 
     def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 
@@ -422,7 +423,8 @@ class GatewayClient(Protocol):
 class AsyncGatewayClient(Protocol):
     """The asyncio twin of :class:`GatewayClient`."""
 
-    base_url: str
+    @property
+    def base_url(self) -> str: ...
 
     async def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
 

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .models import Candidate, ClassifyContext, Event, WalletType
-    from .plugin_types import GatewayType, SignerType
-    from .scanning import ScannerType
+    from .models import Candidate, ClassifyContext, Event
+    from .plugin_types import GatewayType, ScannerType, SignerType, WalletType
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -40,7 +39,7 @@ def paycode_register_scanners(register: Callable[[ScannerType], None]) -> None:
     Called once per host, with a ``register`` bound to this plugin (registrations are
     attributed to it; if the implementation raises, none of them is kept).
 
-    :param register: call it once per :class:`~paycode.scanning.ScannerType`; a scheme
+    :param register: call it once per :class:`~paycode.plugin_types.ScannerType`; a scheme
         another plugin already registered is refused and reported, the rest still load.
     :returns: nothing; results are passed to ``register``.
     """
@@ -50,7 +49,7 @@ def paycode_register_scanners(register: Callable[[ScannerType], None]) -> None:
 def paycode_register_wallets(register: Callable[[WalletType], None]) -> None:
     """Register wallet types: payment type name, code patterns, currencies, polling policy, payload.
 
-    :param register: call it once per :class:`~paycode.models.WalletType`; a name
+    :param register: call it once per :class:`~paycode.plugin_types.WalletType`; a name
         already registered is refused and reported.
     :returns: nothing; results are passed to ``register``.
     """

@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -50,11 +50,14 @@ from .errors import (
     ScannerConfigError,
 )
 from .masking import mask_code
-from .models import Candidate, Classification, ClassifyContext, Event, WalletType
-from .plugin_types import GatewayType, SignerType
-from .scanning import CORE_PARAMS, ScannerType, ScannerURL
+from .models import Candidate, Classification, ClassifyContext, Event
+from .plugin_types import GatewayType, ScannerType, SignerType, WalletType
+from .scanning import CORE_PARAMS, ScannerURL
 from .settings import Settings
 from .supervisor import ScanSupervisor
+
+if TYPE_CHECKING:
+    from .gateway import AsyncGatewayClient, GatewayClient
 
 __all__ = ["PluginHost", "PluginProblem"]
 
@@ -547,11 +550,11 @@ class PluginHost:
             )
         return found
 
-    def gateway(self) -> Any:
+    def gateway(self) -> GatewayClient:
         """A new :class:`paycode.gateway.GatewayClient`: the sandbox one when ``settings.gateway`` is sandbox."""
         return self._gateway_type().factory(self.settings, self)
 
-    def async_gateway(self) -> Any:
+    def async_gateway(self) -> AsyncGatewayClient:
         """A new :class:`paycode.gateway.AsyncGatewayClient` (the gateway type needs an ``async_factory``)."""
         found = self._gateway_type()
         if found.async_factory is None:

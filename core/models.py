@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -34,6 +34,19 @@ __all__ = [
     "Transition",
     "WalletType",
 ]
+
+
+# WalletType is defined with the other plugin types in paycode.plugin_types; it is still importable from here.
+if TYPE_CHECKING:
+    from .plugin_types import WalletType as WalletType
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "WalletType":
+            from .plugin_types import WalletType
+
+            return WalletType
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _masked(value: object) -> str:
@@ -169,10 +182,6 @@ def _text_set(values: Iterable[str]) -> frozenset[str]:
     return frozenset(values)
 
 
-def _patterns(values: Iterable[CodePattern]) -> tuple[CodePattern, ...]:
-    return tuple(values)
-
-
 @attrs.frozen
 class CodePattern:
     """One shape of payment code: ASCII digits, one of ``lengths``, starting with one of ``prefixes``."""
@@ -231,74 +240,6 @@ class PollingPolicy:
             )
         if self.interval > self.deadline:
             raise ConfigError(f"polling interval {self.interval} s must not exceed the deadline {self.deadline} s")
-
-
-def _default_payment_method(wallet: WalletType, code: str) -> dict[str, Any]:
-    return {"type": wallet.name, "scanCodeId": code}
-
-
-@attrs.frozen
-class WalletType:
-    """A wallet payment method the gateway accepts for customer-presented codes.
-
-    ``name`` is PingPong's ``paymentMethod.type`` (``Wechat-Offline``). ``payload`` builds
-    the ``paymentMethod`` object; the default is ``{"type": name, "scanCodeId": code}``.
-    ``examples`` are documented codes used by conformance tests and the sandbox listing.
-    """
-
-    name: str
-    patterns: tuple[CodePattern, ...] = attrs.field(converter=_patterns)
-    currencies: frozenset[str] = attrs.field(converter=_text_set)
-    polling: PollingPolicy
-    display_name: str = ""
-    examples: tuple[str, ...] = attrs.field(default=(), converter=_texts, repr=False)
-    payload: Callable[[WalletType, str], dict[str, Any]] = attrs.field(default=_default_payment_method, repr=False)
-    description: str = ""
-
-    def __attrs_post_init__(self) -> None:
-        if not self.name or not self.name.isascii() or any(c.isspace() for c in self.name):
-            raise ConfigError(f"wallet name {self.name!r} must be non-empty ASCII without spaces, e.g. Wechat-Offline")
-        if not self.patterns:
-            raise ConfigError(f"wallet {self.name} has no code pattern; give at least one CodePattern")
-        unknown = sorted(c for c in self.currencies if minor_units(c) is None)
-        if unknown or not self.currencies:
-            raise ConfigError(
-                f"wallet {self.name} currencies {sorted(self.currencies)!r} must be ISO 4217 codes (at least one)"
-            )
-
-    @property
-    def label(self) -> str:
-        return self.display_name or self.name
-
-    def mismatch(self, code: str) -> str | None:
-        """None when some pattern accepts ``code``; else what is wrong, naming every accepted prefix or length.
-
-        A code of a right length is told the prefixes of all patterns of that length
-        ("prefix 99…, expected 10/11/12/13/14/15/160"), otherwise every accepted length.
-        """
-        reasons = [p.mismatch(code) for p in self.patterns]
-        if not reasons or any(r is None for r in reasons):
-            return None if reasons else "no code pattern"
-        if not (code.isascii() and code.isdigit()):
-            return reasons[0]
-        same_length = [p for p in self.patterns if len(code) in p.lengths]
-        if same_length:
-            prefixes = sorted({prefix for p in same_length for prefix in p.prefixes})
-            width = max(len(prefix) for prefix in prefixes)
-            return f"prefix {code[:width]}…, expected {'/'.join(prefixes)}"
-        lengths = tuple(sorted({n for p in self.patterns for n in p.lengths}))
-        return f"length {len(code)}, expected {_describe_lengths(lengths)}"
-
-    def accepts(self, code: str) -> bool:
-        """True when some pattern accepts ``code``: what classification asks on every scan.
-
-        :meth:`mismatch` says why not; a subclass that changes the rules overrides both.
-        """
-        return any(pattern.accepts(code) for pattern in self.patterns)
-
-    def payment_method(self, code: str) -> dict[str, Any]:
-        """The ``paymentMethod`` object of a unifiedPay request for ``code``."""
-        return self.payload(self, code)
 
 
 # ---------------------------------------------------------------------------- classification

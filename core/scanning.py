@@ -1,4 +1,4 @@
-"""What a scanner plugin provides: the ``Scanner`` protocol, ``ScannerType`` and scanner URLs.
+"""Scanner URLs, and the ``Scanner`` protocol and ``ScannerType`` (defined in :mod:`paycode.plugin_types`).
 
 A scanner is named by one URL string, as pyserial names ports:
 ``serial:///dev/ttyACM0?baudrate=9600&suffix=cr``, ``hid://0c2e:0b61?mode=pos``,
@@ -7,15 +7,15 @@ A scanner is named by one URL string, as pyserial names ports:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, unquote
 
 import attrs
 
 from .errors import ScannerConfigError
 from .masking import redact_url
-from .models import Scan
+from .plugin_types import Scanner as Scanner  # defined with the other plugin types; importable from here too
+from .plugin_types import ScannerType as ScannerType
 
 __all__ = ["CORE_PARAMS", "Scanner", "ScannerType", "ScannerURL"]
 
@@ -146,42 +146,3 @@ class ScannerURL:
         if value.lower() not in options:
             raise self._bad(name, value, ", ".join(options))
         return value.lower()
-
-
-@runtime_checkable
-class Scanner(Protocol):
-    """A scanner the supervisor drives. Blocking, used from one thread at a time.
-
-    - ``open()`` claims the device exclusively; raises :class:`~paycode.errors.ScannerGone`
-      when it is not there (the supervisor retries with backoff) or
-      :class:`~paycode.errors.ScannerConfigError` when it can never work.
-    - ``read(timeout)`` returns the next :class:`~paycode.models.Scan`, or None when
-      ``timeout`` seconds passed with none (None means wait forever). It raises
-      ``ScannerGone`` when the device disappears and a plain
-      :class:`~paycode.errors.ScannerError` for input it discarded (garbage, overlong
-      frames); the supervisor reports either as an event and goes on.
-    - ``close()`` releases the device; safe to call twice.
-    """
-
-    def open(self) -> None: ...
-
-    def read(self, timeout: float | None) -> Scan | None: ...
-
-    def close(self) -> None: ...
-
-
-@attrs.frozen
-class ScannerType:
-    """A scanner factory registered for one URL scheme.
-
-    ``params`` names the URL parameters the factory understands (besides
-    :data:`CORE_PARAMS`); any other parameter is rejected before the factory runs.
-    ``list_devices`` (optional) returns the devices of this kind present now, each a
-    JSON-able dict with at least ``url`` and ``description``.
-    """
-
-    scheme: str
-    factory: Callable[[ScannerURL], Scanner]
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    description: str = ""
-    list_devices: Callable[[], list[dict[str, Any]]] | None = None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from paycode.gateway import AsyncPingPongClient, PingPongClient, PingPongProtocol
-    from paycode.host import PluginHost
+    from paycode.plugin_types import PluginRegistry
     from paycode.settings import Settings
 
 
@@ -30,7 +30,7 @@ def _credential(settings: Settings, name: str) -> str:
     return str(value or "")
 
 
-def protocol(settings: Settings, host: PluginHost) -> PingPongProtocol:
+def protocol(settings: Settings, host: PluginRegistry) -> PingPongProtocol:
     """The request builder and answer verifier for the configured site and merchant; ConfigError when incomplete."""
     from paycode.gateway import (  # httpx and ssl load only when a gateway is built
         Credentials,
@@ -61,7 +61,7 @@ def protocol(settings: Settings, host: PluginHost) -> PingPongProtocol:
     )
 
 
-def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
+def make_client(settings: Settings, host: PluginRegistry) -> PingPongClient:
     from paycode.gateway import PingPongClient  # httpx and ssl load only when a gateway is built
 
     return PingPongClient(
@@ -69,7 +69,7 @@ def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
     )
 
 
-def make_async_client(settings: Settings, host: PluginHost) -> AsyncPingPongClient:
+def make_async_client(settings: Settings, host: PluginRegistry) -> AsyncPingPongClient:
     from paycode.gateway import AsyncPingPongClient  # httpx and ssl load only when a gateway is built
 
     return AsyncPingPongClient(

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from paycode.gateway import AsyncPingPongClient, PingPongClient, PingPongProtocol
-    from paycode.host import PluginHost
+    from paycode.plugin_types import PluginRegistry
     from paycode.settings import Settings
 
 
-def _start(settings: Settings, host: PluginHost) -> tuple[Any, PingPongProtocol]:
+def _start(settings: Settings, host: PluginRegistry) -> tuple[Any, PingPongProtocol]:
     from paycode.gateway import Credentials, PingPongProtocol  # httpx and ssl load only when a gateway is built
     from paycode.sandbox import SandboxServer
 
@@ -43,7 +43,7 @@ def _start(settings: Settings, host: PluginHost) -> tuple[Any, PingPongProtocol]
     return server, proto
 
 
-def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
+def make_client(settings: Settings, host: PluginRegistry) -> PingPongClient:
     from paycode.gateway import PingPongClient  # httpx and ssl load only when a gateway is built
 
     server, proto = _start(settings, host)
@@ -52,7 +52,7 @@ def make_client(settings: Settings, host: PluginHost) -> PingPongClient:
     )
 
 
-def make_async_client(settings: Settings, host: PluginHost) -> AsyncPingPongClient:
+def make_async_client(settings: Settings, host: PluginRegistry) -> AsyncPingPongClient:
     from paycode.gateway import AsyncPingPongClient  # httpx and ssl load only when a gateway is built
 
     server, proto = _start(settings, host)
