@@ -5,7 +5,8 @@ Order of the steps, each optional: the configured suffix, control characters any
 leading AIM symbology identifier (``]C0``, ``]Q1``, ``]E0``: ``]`` + letter + modifier),
 and, only when asked for (``code_id=1``), a one-letter vendor code id such as
 Honeywell's ``j`` (Code 128) or ``s`` (QR). The identifier is kept as ``Scan.aim`` and
-mapped to a symbology name in ``Scan.symbology`` unless the scanner already set one.
+mapped to a :class:`~paycode.symbology.Symbology` in ``Scan.symbology`` unless the scanner
+already set one.
 
 GS (0x1D, the GS1 field separator) is data: between two characters of the code it is
 kept, on every path (a camera's decoder, a serial frame, a HID POS report, a keyboard
@@ -17,45 +18,21 @@ code with a GS like any other non-digit, with a clear message.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import attrs
 
 from .models import Scan
 from .scanning import ScannerURL
+from .symbology import AIM_LETTERS, CODE_IDS, Symbology, from_aim, from_code_id
 
 __all__ = ["AIM_SYMBOLOGIES", "CODE_ID_SYMBOLOGIES", "GS", "SUFFIXES", "Normaliser", "normalise", "split_aim"]
 
-#: AIM symbology identifier letter (ISO/IEC 15424) -> symbology name.
-AIM_SYMBOLOGIES: dict[str, str] = {
-    "A": "code39",
-    "C": "code128",
-    "d": "datamatrix",
-    "E": "ean-upc",
-    "e": "gs1-databar",
-    "F": "codabar",
-    "G": "code93",
-    "I": "itf",
-    "L": "pdf417",
-    "Q": "qr",
-    "U": "maxicode",
-    "X": "other",
-    "z": "aztec",
-}
+#: AIM symbology identifier letter (ISO/IEC 15424) -> symbology (:data:`paycode.symbology.AIM_LETTERS`).
+AIM_SYMBOLOGIES: Mapping[str, Symbology] = AIM_LETTERS
 
-#: Honeywell code id -> symbology name (stripped only with ``code_id=1``).
-CODE_ID_SYMBOLOGIES: dict[str, str] = {
-    "a": "codabar",
-    "b": "code39",
-    "c": "upc-a",
-    "d": "ean-13",
-    "e": "itf",
-    "i": "code93",
-    "j": "code128",
-    "r": "pdf417",
-    "s": "qr",
-    "w": "datamatrix",
-    "z": "aztec",
-}
+#: Honeywell code id -> symbology, stripped only with ``code_id=1`` (:data:`paycode.symbology.CODE_IDS`).
+CODE_ID_SYMBOLOGIES: Mapping[str, Symbology] = CODE_IDS
 
 #: Named suffixes of the ``suffix`` URL parameter; any other value is literal text.
 SUFFIXES: dict[str, str] = {
@@ -106,9 +83,9 @@ class Normaliser:
         if self.prefix and text.startswith(self.prefix):
             text = text[len(self.prefix) :].lstrip()
         aim, text = split_aim(text)
-        symbology = AIM_SYMBOLOGIES.get(aim[1]) if aim else None
-        if self.code_id and text[:1] in CODE_ID_SYMBOLOGIES:
-            symbology = symbology or CODE_ID_SYMBOLOGIES[text[0]]
+        symbology: str | None = from_aim(aim)
+        if self.code_id and text[:1] in CODE_IDS:
+            symbology = symbology or from_code_id(text[0])
             text = text[1:]
         return text.strip(), aim, symbology
 

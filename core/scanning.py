@@ -7,7 +7,9 @@ A scanner is named by one URL string, as pyserial names ports:
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote
 
 import attrs
@@ -17,7 +19,7 @@ from .masking import redact_url
 from .plugin_types import Scanner as Scanner  # defined with the other plugin types; importable from here too
 from .plugin_types import ScannerType as ScannerType
 
-__all__ = ["CORE_PARAMS", "Scanner", "ScannerType", "ScannerURL"]
+__all__ = ["CORE_PARAMS", "Feedback", "FeedbackScanner", "Scanner", "ScannerType", "ScannerURL"]
 
 #: Parameters every scanner URL may carry; the core's normaliser and supervisor use them.
 CORE_PARAMS: Mapping[str, str] = {
@@ -138,6 +140,34 @@ class ScannerURL:
             return False
         raise self._bad(name, value, "1/0, true/false, yes/no, on/off")
 
+    def get_bytes(self, name: str) -> bytes | None:
+        """A parameter as the bytes it percent-encodes (``good=%16%07`` -> ``b"\\x16\\x07"``), or None when absent.
+
+        Each ``%HH`` is one byte and any other character stands for its own (ASCII) byte;
+        a character outside ASCII is refused, since it names no single byte.
+        """
+        if name not in self.params:
+            return None
+        query = self.raw.partition("?")[2]
+        for key, value in parse_qsl(query, keep_blank_values=True, encoding="latin-1"):  # noqa: B007
+            if key == name:
+                break
+        else:  # pragma: no cover - the name is in params, so it is in the query
+            return None
+        written = [part.partition("=")[2] for part in query.split("&") if unquote(part.partition("=")[0]) == name]
+        if not written or not written[0].isascii():
+            raise self._bad(name, self.params[name], "bytes written as ASCII text and %HH escapes, e.g. %16%07")
+        if not value:
+            raise self._bad(name, value, "at least one byte, written as ASCII text and %HH escapes, e.g. %16%07")
+        return value.encode("latin-1")
+
+    def with_defaults(self, defaults: Mapping[str, str]) -> ScannerURL:
+        """This URL with ``defaults`` for the parameters it does not give (a plugin's defaults, e.g. a baud rate)."""
+        missing = {name: value for name, value in defaults.items() if name not in self.params}
+        if not missing:
+            return self
+        return attrs.evolve(self, params={**self.params, **missing})
+
     def get_choice(self, name: str, choices: Iterable[str], default: str) -> str:
         value = self.params.get(name)
         if value is None:
@@ -146,3 +176,36 @@ class ScannerURL:
         if value.lower() not in options:
             raise self._bad(name, value, ", ".join(options))
         return value.lower()
+
+
+class Feedback(enum.StrEnum):
+    """What the lane can tell a scanner that supports feedback (:class:`FeedbackScanner`).
+
+    The scan supervisor sends ``good`` when a payment it read the code for succeeded and
+    ``bad`` when it was declined (see :class:`paycode.supervisor.LaneFeedback`); a host
+    may send any of them with :meth:`paycode.supervisor.ScanSupervisor.feedback`.
+    """
+
+    GOOD = "good"  # good read / payment accepted: the scanner's success beep and green LED
+    BAD = "bad"  # bad read / payment declined: the error beep and red LED
+    BEEP = "beep"  # a plain beep (attention)
+    LED_ON = "led_on"
+    LED_OFF = "led_off"
+    TRIGGER = "trigger"  # start a scan (a scanner in host-triggered mode)
+
+
+@runtime_checkable
+class FeedbackScanner(Protocol):
+    """The optional feedback capability of a :class:`Scanner`.
+
+    - ``feedback_kinds``: the :class:`Feedback` kinds this scanner, as configured, can give
+      (for a serial scanner: those its URL gives a command for); empty when none.
+    - ``feedback(kind)`` sends it; True when sent, False when this scanner has no way to
+      give that kind. It may be called from another thread while ``read()`` blocks, and
+      must not raise for a device that is gone (False then): feedback is never worth an error.
+    """
+
+    @property
+    def feedback_kinds(self) -> frozenset[Feedback]: ...
+
+    def feedback(self, kind: Feedback) -> bool: ...

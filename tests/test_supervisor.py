@@ -15,6 +15,7 @@ import pytest
 from paycode import Scan, ScannerConfigError, ScannerError, ScannerGone, ScannerType, ScannerURL, ScanTimeout
 from paycode.errors import ScannerExhausted
 from paycode.host import PluginHost
+from paycode.scanning import Feedback
 from paycode.supervisor import ScanSupervisor
 
 WECHAT = "130000000000000001"
@@ -285,7 +286,7 @@ def test_stdin_scanner_reads_lines(stdin_pipe: Any, make_host: Callable[..., Plu
         assert sup.read(timeout=0.05) is None
         stdin_pipe.write(f"]E0{WECHAT}\r\n{ALIPAY}".encode())
         first = sup.read(timeout=1.0)
-        assert first is not None and (first.text, first.symbology) == (WECHAT, "ean-upc")
+        assert first is not None and (first.text, first.symbology) == (WECHAT, "ean-13")
         assert sup.read(timeout=0.05) is None  # the second line is not finished yet
         stdin_pipe.close()
         second = sup.read(timeout=1.0)
@@ -308,3 +309,143 @@ def test_scanner_events_never_show_a_stream_password() -> None:
     shown = [data["scanner"] for _, data in events.seen]
     assert shown and all("hunter2" not in s and "cashier:***@cam.local" in s for s in shown)
     assert "hunter2" not in repr(sup)
+
+
+# ---------------------------------------------------------------------------- health and statistics (issue 15)
+
+
+def test_stats_count_scans_repeats_discards_by_kind_losses_and_reconnects() -> None:
+    script = Script(
+        [
+            at(WECHAT, 1.0),
+            at(WECHAT, 1.1),  # a repeat
+            ScannerError("frame too long", kind="overlong"),
+            ScannerError("noise", kind="garbage"),
+            ScannerError("noise", kind="garbage"),
+            ScannerError("bad checksum", kind="checksum"),  # a plugin's own kind
+            ScannerError("no kind given"),
+            ScannerError("not a tag", kind="Not A Tag!"),
+            ScannerGone("unplugged"),
+            at(ALIPAY, 5.0),
+            at("\r\n", 6.0),  # empty after normalisation
+        ],
+        opens=[None, ScannerGone("still gone"), None],
+        idle=True,
+    )
+    events = Events()
+    before = time.time()
+    with supervise(script, events) as supervisor:
+        assert supervisor.stats().state == "open"
+        assert [scan.text for scan in supervisor.scans(count=2, timeout=5)] == [WECHAT, ALIPAY]
+        assert supervisor.read(timeout=0.1) is None
+        stats = supervisor.stats()
+    assert (stats.scans, stats.repeats, stats.losses, stats.reconnects, stats.errors) == (2, 1, 2, 1, 0)
+    assert stats.discarded == {"overlong": 1, "garbage": 2, "checksum": 1, "other": 2, "empty": 1}
+    assert stats.discarded_total == 7 and stats.healthy and stats.state == "open"
+    assert stats.last_seen is not None and stats.last_seen >= before
+    assert stats.last_scan is not None and stats.opened_at is not None and stats.last_error is not None
+    assert supervisor.stats().state == "closed" and not supervisor.stats().healthy
+    data = stats.as_json()
+    assert data["scanner"] == "script://" and data["discarded"]["garbage"] == 2
+    assert data["last_seen"].endswith("Z") and data["feedback_kinds"] == []
+    assert ("scanner.error", {"scanner": "script://", "error": "frame too long", "discard": "overlong"}) in events.seen
+
+
+def test_emit_stats_reports_an_event_and_a_new_supervisor_waits() -> None:
+    events = Events()
+    supervisor = supervise(Script([], opens=[ScannerGone("absent")], idle=True), events)
+    assert supervisor.stats().state == "waiting"
+    assert not supervisor.open()
+    stats = supervisor.emit_stats()
+    kind, data = events.seen[-1]
+    assert kind == "scanner.stats" and data["state"] == "waiting" and data["losses"] == 1 == stats.losses
+    supervisor.close()
+
+
+def test_stats_of_an_exhausted_scanner_say_ended() -> None:
+    with supervise(Script([at(WECHAT, 1.0)]), Events()) as supervisor:
+        assert list(supervisor.scans()) and supervisor.stats().state == "ended"
+
+
+# ---------------------------------------------------------------------------- feedback (issue 15)
+
+
+class FeedbackScript(Script):
+    def __init__(self, reads: list[Any], kinds: frozenset[str], fail: bool = False) -> None:
+        super().__init__(reads, idle=True)
+        self.kinds = kinds
+        self.fail = fail
+        self.signals: list[str] = []
+
+
+class FeedbackScanner(ScriptedScanner):
+    script: FeedbackScript
+
+    @property
+    def feedback_kinds(self) -> frozenset[Feedback]:
+        return frozenset(Feedback(k) for k in self.script.kinds)
+
+    def feedback(self, kind: Feedback) -> bool:
+        if self.script.fail:
+            raise OSError("write failed")
+        if kind not in self.script.kinds:
+            return False
+        self.script.signals.append(kind.value)
+        return True
+
+
+def supervise_feedback(script: FeedbackScript, events: Events | Callable[..., Any]) -> ScanSupervisor:
+    scanner_type = ScannerType("fb", factory=lambda _url: FeedbackScanner(script))
+    return ScanSupervisor(scanner_type, ScannerURL.parse("fb://"), emit=events)
+
+
+def test_feedback_goes_to_a_scanner_that_supports_it() -> None:
+    script = FeedbackScript([], frozenset({"good", "bad"}))
+    events = Events()
+    with supervise_feedback(script, events) as supervisor:
+        assert supervisor.feedback_kinds == {Feedback.GOOD, Feedback.BAD}
+        assert supervisor.feedback("good") and supervisor.feedback(Feedback.BAD)
+        assert not supervisor.feedback("beep")  # no command for it
+        with pytest.raises(ScannerConfigError, match="accepted: good, bad, beep, led_on, led_off, trigger"):
+            supervisor.feedback("blink")
+        assert supervisor.stats().feedback == 2 and supervisor.stats().feedback_kinds == ("bad", "good")
+    assert script.signals == ["good", "bad"]
+    assert [d["feedback"] for k, d in events.seen if k == "scanner.feedback"] == ["good", "bad"]
+    assert not supervisor.feedback("good")  # closed
+
+
+def test_feedback_failure_is_an_event_never_an_exception() -> None:
+    events = Events()
+    with supervise_feedback(FeedbackScript([], frozenset({"good"}), fail=True), events) as supervisor:
+        assert not supervisor.feedback("good")
+    assert any(k == "scanner.error" and "feedback good failed" in d["error"] for k, d in events.seen)
+
+
+def test_a_scanner_without_the_capability_gets_none() -> None:
+    with supervise(Script([], idle=True), Events()) as supervisor:
+        assert supervisor.feedback_kinds == frozenset() and not supervisor.feedback("good")
+
+
+@pytest.mark.parametrize(("ending", "signal"), [("001", "good"), ("002", "bad")])
+def test_a_payment_outcome_reaches_the_scanner_that_read_its_code(tmp_path: Path, ending: str, signal: str) -> None:
+    """Through the real Terminal and the embedded sandbox gateway: success beeps good, a decline bad."""
+    from paycode import Money, Settings
+    from paycode.supervisor import LaneFeedback
+    from paycode.terminal import Terminal
+
+    settings = Settings(gateway="sandbox", journal=str(tmp_path / "journal.sqlite3"), poll_interval=0.05, deadline=5.0)
+    host = PluginHost(settings)
+    wallet = next(w for w in host.wallets.values() if "CNY" in w.currencies)
+    code = wallet.patterns[0].make(ending)
+    script = FeedbackScript([at(code, time.monotonic())], frozenset({"good", "bad"}))
+    other = FeedbackScript([], frozenset({"good", "bad"}))  # another lane on the same host
+    with Terminal(settings, host=host) as terminal:
+        with supervise_feedback(script, host.emit) as supervisor, supervise_feedback(other, host.emit) as idle:
+            observer = LaneFeedback.attach(host, supervisor)
+            LaneFeedback.attach(host, idle)
+            terminal.pay(Money("1.00", "CNY"), supervisor=supervisor, scan_timeout=5.0)
+            terminal.pay(Money("1.00", "CNY"), code=wallet.patterns[0].make("001"))  # typed in: no scanner
+            observer.detach(host)
+            observer.detach(host)
+    assert script.signals == [signal]
+    assert other.signals == []

@@ -381,7 +381,7 @@ class ScannerConformance(PluginSuite):
         made: list[Scanner] = []
 
         def make() -> Scanner:
-            scanner = host.scanner_type(url).factory(url)
+            scanner = host.scanner_type(url).build(url)
             made.append(scanner)
             return scanner
 

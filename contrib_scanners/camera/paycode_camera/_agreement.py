@@ -76,6 +76,7 @@ class Agreement:
                 times.popleft()
             if not times:
                 del self._sightings[text]
-        gone = now - self.repeat_window
-        for text in [t for t, seen in self._last_seen.items() if seen < gone]:
+        # out of sight for more than repeat_window: compared as an elapsed time (now - seen), not against
+        # now - repeat_window, whose rounding can differ by one ulp and end a suppression one frame early
+        for text in [t for t, seen in self._last_seen.items() if now - seen > self.repeat_window]:
             del self._last_seen[text]

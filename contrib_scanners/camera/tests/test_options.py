@@ -129,7 +129,7 @@ def test_symbology_names_round_trip_through_zxing_cpp() -> None:
     for name, member in FORMATS.items():
         assert symbology_of(getattr(zxingcpp.BarcodeFormat, member).name) == name
     assert symbology_of("QRCodeModel2") == "qr"
-    assert symbology_of("SomeNewFormat") == "somenewformat"
+    assert symbology_of("SomeNewFormat") == "other"  # one vocabulary: an unknown format is Symbology.OTHER
     assert parse_formats(None) == ("qr", "code128")
     assert parse_formats("code128, QR ,code128") == ("code128", "qr")
     assert parse_formats("EAN13,ean_8,databar,QRCode") == ("ean-13", "ean-8", "gs1-databar", "qr")

@@ -140,7 +140,7 @@ class DecodingScanner(abc.ABC):
 
     def _deliver(self, result: Result) -> Scan:
         if isinstance(result, DiscardedScan):
-            raise ScannerError(f"scan discarded: {result.reason}", scanner=self.source)
+            raise ScannerError(f"scan discarded: {result.reason}", scanner=self.source, kind=result.kind)
         meta = dict(self.meta)
         if result.ending is not None:
             meta["ending"] = result.ending

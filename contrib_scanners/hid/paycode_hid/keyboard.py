@@ -118,7 +118,7 @@ class KeyboardDecoder:
                 return _NOTHING
             data = data[1:]
         if len(data) < 8:
-            self._poison(f"keyboard report of {len(data)} bytes; expected 8")
+            self._poison(f"keyboard report of {len(data)} bytes; expected 8", "malformed")
             return _NOTHING
         keys = data[2:8]
         if any(k in ERROR_USAGES for k in keys):
@@ -147,7 +147,7 @@ class KeyboardDecoder:
         result = self._finish("gap")
         if isinstance(result, DecodedScan) and "gap" not in self.end:
             ends = "/".join(sorted(self.end))
-            return DiscardedScan(f"the keys stopped before the end key ({ends}) of the scan")
+            return DiscardedScan(f"the keys stopped before the end key ({ends}) of the scan", "incomplete")
         return result
 
     def reject(self, reason: str) -> None:
@@ -224,23 +224,24 @@ class KeyboardDecoder:
         self._chars.append(text)
         self._length += len(text)
         if self._length > self.max_length:
-            self._poison(f"scan longer than {self.max_length} characters")
+            self._poison(f"scan longer than {self.max_length} characters", "overlong")
 
-    def _poison(self, reason: str) -> None:
+    def _poison(self, reason: str, kind: str = "garbage") -> None:
         if self._error is None:
             self._error = reason
+            self._error_kind = kind
         self._chars.clear()
         self._length = 0
 
     def _finish(self, ending: str) -> Result | None:
         if self._alt_digits is not None:
-            self._poison("the scan ended inside an Alt code")
+            self._poison("the scan ended inside an Alt code", "incomplete")
         if self._dead is not None:
             self._append(self._dead)
-        error, text = self._error, "".join(self._chars)
+        error, kind, text = self._error, self._error_kind, "".join(self._chars)
         self._clear_scan()
         if error is not None:
-            return DiscardedScan(error)
+            return DiscardedScan(error, kind)
         if not text:
             return None
         return DecodedScan(text=text, raw=(text + _ENDING_CHARS[ending]).encode("utf-8"), ending=ending)
@@ -251,6 +252,7 @@ class KeyboardDecoder:
         self._dead = None
         self._alt_digits = None
         self._error = None
+        self._error_kind = "garbage"
 
 
 def _control_char(char: str) -> str | None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from paycode.normalise import AIM_SYMBOLOGIES, CODE_ID_SYMBOLOGIES
+from paycode.symbology import Symbology, from_aim, from_code_id
 
 from .results import DecodedScan, DiscardedScan
 
@@ -53,11 +53,9 @@ Result = DecodedScan | DiscardedScan
 _NOTHING: tuple[Result, ...] = ()
 
 
-def symbology_of(aim: str | None, code_id: str | None = None) -> str | None:
+def symbology_of(aim: str | None, code_id: str | None = None) -> Symbology | None:
     """``]Q1`` -> ``qr``; without an AIM identifier, Honeywell's code id (``s`` -> ``qr``); else None."""
-    if aim and len(aim) == 3 and aim[0] == "]" and aim[1] in AIM_SYMBOLOGIES:
-        return AIM_SYMBOLOGIES[aim[1]]
-    return CODE_ID_SYMBOLOGIES.get(code_id or "")
+    return from_aim(aim) or from_code_id(code_id)
 
 
 class PosDecoder:
@@ -90,7 +88,7 @@ class PosDecoder:
         if not self._started:
             return None
         self.reset()
-        return DiscardedScan("the last part of a continued HID POS scan never came")
+        return DiscardedScan("the last part of a continued HID POS scan never came", "incomplete")
 
     def feed(self, report: bytes | Sequence[int]) -> Sequence[Result]:
         """Decode one report: the scan it finishes or discards, or nothing (more to come, or not a scan report)."""
@@ -131,13 +129,13 @@ class PosDecoder:
         already = self._skipping
         self.reset()
         self._skipping = continued
-        return None if already else DiscardedScan(reason)
+        return None if already else DiscardedScan(reason, "malformed")
 
     def _finish(self) -> Result | None:
         error, body, aim_bytes, code_id = self._error, b"".join(self._parts), self._aim, self._code_id
         self.reset()
         if error is not None:
-            return DiscardedScan(error)
+            return DiscardedScan(error, "overlong")
         if not body:
             return None
         aim = _aim_text(aim_bytes)

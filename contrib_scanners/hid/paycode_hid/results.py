@@ -33,6 +33,11 @@ class DecodedScan:
 
 @attrs.frozen
 class DiscardedScan:
-    """Input the decoder threw away; ``reason`` says why and never contains the scanned text."""
+    """Input the decoder threw away; ``reason`` says why and never contains the scanned text.
+
+    ``kind`` is the discard's kind in :data:`paycode.symbology.DISCARD_KINDS` (``garbage``,
+    ``overlong``, ``incomplete``, ``malformed``); the supervisor's statistics count by it.
+    """
 
     reason: str
+    kind: str = attrs.field(default="garbage", eq=False)
