@@ -484,3 +484,51 @@ def test_default_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     host = PluginHost(load_entrypoints=False)
     assert host.settings.sign_type == "MD5"
     assert host.signer().sign_type == "MD5"
+
+
+# ---------------------------------------------------------------------------- plugin types
+
+
+def _imported_modules(module: types.ModuleType) -> set[str]:
+    """The paycode modules a module imports, at run time or for type checking only (``from .x import y``)."""
+    import ast
+    import inspect
+
+    names = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("paycode."):
+            names.add(node.module.removeprefix("paycode."))
+    return names
+
+
+def test_the_plugin_types_live_in_one_module_and_keep_their_old_names() -> None:
+    import paycode.models
+    import paycode.plugin_types
+    import paycode.scanning
+
+    kinds = {kind: spec.cls for kind, spec in paycode.host._KINDS.items()}
+    assert {cls.__module__ for cls in kinds.values()} == {"paycode.plugin_types"}
+    assert paycode.scanning.ScannerType is paycode.plugin_types.ScannerType is ScannerType
+    assert paycode.scanning.Scanner is paycode.plugin_types.Scanner
+    assert paycode.models.WalletType is paycode.plugin_types.WalletType is WalletType
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchType'"):
+        paycode.models.NoSuchType  # noqa: B018
+
+
+def test_imports_go_one_way_models_plugin_types_hookspecs_host() -> None:
+    import paycode.hookspecs
+    import paycode.plugin_types
+
+    assert not {"host", "hookspecs"} & _imported_modules(paycode.plugin_types)
+    assert "host" not in _imported_modules(paycode.hookspecs)
+
+
+def test_importing_the_plugin_types_does_not_load_the_host(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, paycode.plugin_types; print('paycode.host' in sys.modules, 'paycode.gateway' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "False False\n"), done.stderr
