@@ -112,7 +112,8 @@ def test_the_rest_of_a_refused_first_report_is_never_a_scan(refused: bytes, part
 
 def test_a_refused_last_report_skips_nothing_after_it() -> None:
     decoder = PosDecoder()
-    assert run([hand_made(57, b"]C0", b"")], decoder) == [DiscardedScan("HID POS report claims 57 data bytes; at most 56 fit")]
+    refused = DiscardedScan("HID POS report claims 57 data bytes; at most 56 fit")
+    assert run([hand_made(57, b"]C0", b"")], decoder) == [refused]
     assert not decoder.pending
     assert run(pos_reports("42", "]C0"), decoder)[0].text == "42"  # type: ignore[union-attr]
 
