@@ -1,39 +1,50 @@
 """The payment state machine, written once as generators that both terminals drive.
 
 A flow never touches the network or the clock's sleep itself: it *yields* an effect
-(:class:`Call` a gateway operation, :class:`Sleep`) and is sent back the result (a
-:class:`~paycode.gateway.GatewayAnswer`, or :class:`Lost` when the answer could not be
-trusted). :func:`drive` runs a flow with a synchronous gateway client and
-:func:`drive_async` with an asyncio one, so :class:`~paycode.terminal.Terminal` and
-:class:`~paycode.terminal.AsyncTerminal` share every decision. The journal is written
-before each call and after each answer; every step is emitted as an event.
+(:class:`Call` a gateway operation with the ``bizContent`` it built, :class:`Sleep`) and is
+sent back the result (a :class:`~paycode.gateway.GatewayAnswer`, or :class:`Lost` when no
+trustworthy answer came back; for a sleep, True when news of the order woke it early).
+:func:`drive` runs a flow with a synchronous gateway client and :func:`drive_async` with an
+asyncio one, so :class:`~paycode.terminal.Terminal` and :class:`~paycode.terminal.AsyncTerminal`
+share every decision. The journal is written before each call and after each answer; every
+step is emitted as an event.
 
 The pay flow (docs/payment-flow.md draws it)::
 
-    INIT ──unifiedPay──▶ SUCCESS | FAILED | PROCESSING | UNKNOWN (no trustworthy answer)
+    INIT ──unifiedPay (timeExpire = end of the deadline)──▶ SUCCESS | FAILED | PROCESSING | UNKNOWN
     PROCESSING/UNKNOWN ──query every interval──▶ SUCCESS | FAILED | CLOSED | still waiting
-    deadline ──void, query once more──▶ CLOSED (not paid) | SUCCESS (paid after all)
-                                      | still open: marked abandoned, a later success is refunded
+    deadline (or cancel) while PROCESSING ──"closing": query every interval──▶ CLOSED (the gateway closed it at
+        timeExpire: not paid) | SUCCESS (paid after all) | still PROCESSING close_grace after timeExpire:
+        marked abandoned, recovery follows it (a later success is refunded)
+
+Every answer is checked against what was asked (:func:`paycode.gateway.answer_mismatch`)
+before it can move the state: a signed answer that names another order, attempt, amount or
+currency, or a code that contradicts its status, is untrustworthy and leaves the outcome
+unknown. No call outlives the lane's bound: the deadline plus one read timeout (when the
+gateway has answered PROCESSING: timeExpire plus the close grace plus one read timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
 
 from . import bizcontent
-from .errors import GatewayRejected, OrderError, OutcomeUnknown
-from .gateway import AsyncGatewayClient, GatewayAnswer, GatewayClient
+from .errors import GatewayRejected, JournalError, OrderError, OutcomeUnknown
+from .gateway import OPERATIONS, CodeMeaning, GatewayAnswer, answer_mismatch, code_meaning
 from .journal import JournalBackend, OrderRecord
 from .masking import mask_code
 from .models import Event, Money, Payment, PaymentRequest, PaymentStatus, PollingPolicy
 
 __all__ = [
+    "CLOSE_GRACE",
     "NOT_FOUND",
     "Call",
     "Flow",
@@ -59,11 +70,13 @@ NOT_FOUND = "NOT_FOUND"
 #: how often a pay (or refund) whose answer was lost, and which the gateway says it never saw, is sent again
 #: with the same requestId (merchantRefundId): at most one of the copies is ever executed
 MAX_RESENDS = 2
+#: default seconds after timeExpire during which a PROCESSING order is still expected to turn CLOSED
+CLOSE_GRACE = 10.0
+#: pauses before the journal writes that failed after a request left are tried again, at the end of a flow
+JOURNAL_RETRIES = (0.5, 1.0, 2.0)
 
 _WAITING = (PaymentStatus.INIT, PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN)
 _NOT_PAID = (PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL)
-#: codes of a definite "no" to a request: nothing was executed
-_REJECTED = frozenset({"102000", "103000", "104000", "105000"})
 
 
 # ---------------------------------------------------------------------------- effects
@@ -71,17 +84,23 @@ _REJECTED = frozenset({"102000", "103000", "104000", "105000"})
 
 @attrs.frozen
 class Call:
-    """Call gateway operation ``operation`` (a method of the client) with ``kwargs``."""
+    """Send gateway operation ``operation`` (``unified_pay``, ``query``, ``refund``, ``refund_query``) with ``biz``.
+
+    ``budget``: the most seconds the call may take (None: the client's own timeouts); a call
+    still unanswered then is answered :class:`Lost` (it may have been delivered).
+    """
 
     operation: str
-    kwargs: Mapping[str, Any]
+    biz: Mapping[str, Any]
+    budget: float | None = None
 
 
 @attrs.frozen
 class Sleep:
-    """Wait ``seconds`` before going on."""
+    """Wait ``seconds`` before going on; news of ``order_id`` (a notification, a cancel) may end it early."""
 
     seconds: float
+    order_id: str | None = None
 
 
 @attrs.frozen
@@ -98,10 +117,63 @@ class Lost:
 
 Effect = Call | Sleep
 Flow = Generator[Effect, Any, T]
+#: how a driver sleeps: (seconds, order id) -> True when woken early by news of that order
+Sleeper = Callable[[float, str | None], bool]
+AsyncSleeper = Callable[[float, str | None], Awaitable[bool]]
 
 
-def drive(flow: Flow[T], client: GatewayClient, *, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``flow`` with a synchronous gateway client."""
+def _plain_sleep(seconds: float, order_id: str | None) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+async def _plain_async_sleep(seconds: float, order_id: str | None) -> bool:
+    await asyncio.sleep(seconds)
+    return False
+
+
+def _stalled(call: Call) -> OutcomeUnknown:
+    return OutcomeUnknown(
+        f"{call.operation}: no answer within {call.budget:g} s, the lane's bound (deadline plus one read "
+        "timeout); outcome unknown",
+        operation=call.operation,
+        delivered=True,
+        stalled=True,
+    )
+
+
+def _call(client: Any, call: Call) -> Any:
+    """One call, bounded by its budget: the client works in a daemon thread that is left behind when it stalls."""
+    operation = OPERATIONS[call.operation]
+    if call.budget is None:
+        return client.send(operation, call.biz)
+    box: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box.append((True, client.send(operation, call.biz)))
+        except BaseException as exc:  # handed to the flow's thread below
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"paycode-{call.operation}", daemon=True).start()
+    if not done.wait(max(call.budget, 0.0)):
+        raise _stalled(call)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+def drive(flow: Flow[T], client: Any, *, sleep: Sleeper | None = None) -> T:
+    """Run ``flow`` with a synchronous gateway client (anything with ``send(operation, biz)``).
+
+    ``sleep(seconds, order_id)`` waits for a :class:`Sleep` (default: plain ``time.sleep``)
+    and returns True when news of the order ended it early.
+    """
+    pause = sleep or _plain_sleep
     reply: Any = None
     try:
         while True:
@@ -110,19 +182,19 @@ def drive(flow: Flow[T], client: GatewayClient, *, sleep: Callable[[float], None
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(effect, Sleep):
-                sleep(effect.seconds)
-                reply = None
+                reply = pause(effect.seconds, effect.order_id) if effect.seconds > 0 else False
                 continue
             try:
-                reply = getattr(client, effect.operation)(**effect.kwargs)
+                reply = _call(client, effect)
             except OutcomeUnknown as exc:
                 reply = Lost(exc)
     finally:
         flow.close()
 
 
-async def drive_async(flow: Flow[T], client: AsyncGatewayClient) -> T:
-    """Run ``flow`` with an asyncio gateway client."""
+async def drive_async(flow: Flow[T], client: Any, *, sleep: AsyncSleeper | None = None) -> T:
+    """Run ``flow`` with an asyncio gateway client (``await send(operation, biz)``)."""
+    pause = sleep or _plain_async_sleep
     reply: Any = None
     try:
         while True:
@@ -131,11 +203,17 @@ async def drive_async(flow: Flow[T], client: AsyncGatewayClient) -> T:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(effect, Sleep):
-                await asyncio.sleep(effect.seconds)
-                reply = None
+                reply = (await pause(effect.seconds, effect.order_id)) if effect.seconds > 0 else False
                 continue
+            sending = client.send(OPERATIONS[effect.operation], effect.biz)
             try:
-                reply = await getattr(client, effect.operation)(**effect.kwargs)
+                if effect.budget is None:
+                    reply = await sending
+                else:
+                    try:
+                        reply = await asyncio.wait_for(sending, max(effect.budget, 0.0))
+                    except TimeoutError:
+                        raise _stalled(effect) from None
             except OutcomeUnknown as exc:
                 reply = Lost(exc)
     finally:
@@ -145,18 +223,25 @@ async def drive_async(flow: Flow[T], client: AsyncGatewayClient) -> T:
 # ---------------------------------------------------------------------------- verdicts
 
 
+#: the status a top-level code establishes on its own (no bizContent.status); anything else: UNKNOWN, query
+_BY_MEANING = {
+    CodeMeaning.SUCCESS: PaymentStatus.SUCCESS,
+    CodeMeaning.PROCESSING: PaymentStatus.PROCESSING,
+    CodeMeaning.REFUSED: PaymentStatus.FAILED,  # refused before anything was executed
+    CodeMeaning.DECLINED: PaymentStatus.FAILED,  # risk control or the wallet said no
+}
+
+
+def _code_verdict(code: str) -> PaymentStatus:
+    """By docs/payment-flow.md "Result codes": 107000 duplicate, 5xxxxx, 600002, unknown shapes are UNKNOWN."""
+    return _BY_MEANING.get(code_meaning(code), PaymentStatus.UNKNOWN)
+
+
 def pay_verdict(answer: GatewayAnswer) -> PaymentStatus:
     """The payment status a verified unifiedPay answer establishes (UNKNOWN: query to find out)."""
     if answer.status is not None:
         return answer.status
-    code = answer.code
-    if code == "000000":
-        return PaymentStatus.SUCCESS
-    if code == "002000":
-        return PaymentStatus.PROCESSING
-    if code in _REJECTED or code[:1] in ("2", "3"):
-        return PaymentStatus.FAILED  # risk control, wallet decline, or a request refused before execution
-    return PaymentStatus.UNKNOWN  # 107000 duplicate, 5xxxxx system error, 600002 upstream timeout, …
+    return _code_verdict(answer.code)
 
 
 def query_verdict(answer: GatewayAnswer) -> PaymentStatus | str:
@@ -174,19 +259,17 @@ def refund_verdict(answer: GatewayAnswer) -> PaymentStatus | str:
         return NOT_FOUND
     if answer.status is not None:
         return answer.status
-    code = answer.code
-    if code == "000000":
-        return PaymentStatus.SUCCESS
-    if code == "002000":
-        return PaymentStatus.PROCESSING
-    if code in _REJECTED or code[:1] in ("2", "3"):
-        return PaymentStatus.FAILED
-    return PaymentStatus.UNKNOWN
+    return _code_verdict(answer.code)
 
 
 def outcome(payment: Payment) -> str:
-    """``paid``, ``not_paid`` or ``unresolved`` (no final answer yet: journaled for recovery)."""
+    """``paid``, ``not_paid`` or ``unresolved`` (no final answer yet: journaled for recovery).
+
+    A payment the lane refunded in full because its journal could not record it is ``not_paid``.
+    """
     if payment.status is PaymentStatus.SUCCESS:
+        if getattr(payment, "unrecorded", "") and payment.refunded >= payment.money.amount:
+            return "not_paid"
         return "paid"
     if payment.status in _NOT_PAID:
         return "not_paid"
@@ -196,15 +279,31 @@ def outcome(payment: Payment) -> str:
 # ---------------------------------------------------------------------------- context
 
 
+def _never_cancelled(order_id: str) -> bool:
+    return False
+
+
 @attrs.frozen
 class FlowContext:
-    """What a flow writes to and reports through. ``clock`` measures deadlines (monotonic seconds)."""
+    """What a flow writes to and reports through.
+
+    ``clock`` measures deadlines (monotonic seconds), ``wall`` gives epoch seconds (timeExpire).
+    ``read_timeout`` bounds a call beyond the deadline (None: no bound but the client's own);
+    ``close_grace`` is how long after timeExpire a PROCESSING order is still expected to close;
+    ``cancelled(order_id)`` is True once the host asked to stop waiting for the shopper.
+    """
 
     journal: JournalBackend
     emit: Callable[..., Event | None]
     lane: str = "lane-1"
     notification_url: str | None = None
     clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    read_timeout: float | None = None
+    close_grace: float = CLOSE_GRACE
+    cancelled: Callable[[str], bool] = _never_cancelled
+    gateway: str | None = None
+    site: str | None = None
 
 
 @attrs.frozen
@@ -230,39 +329,101 @@ class RefundResult:
         }
 
 
-class _Order:
-    """One payment being worked on: moves its state in the object, the journal and the events together."""
+@attrs.frozen
+class _Move:
+    previous: PaymentStatus
+    status: PaymentStatus
+    note: str
 
-    def __init__(self, ctx: FlowContext, payment: Payment) -> None:
+
+class _Order:
+    """One payment being worked on: moves its state in the object, the journal and the events together.
+
+    Once its request may have left, a journal write that fails does not stop the order: the
+    write is kept and tried again before the next one (and at the end of the flow), while
+    the order is followed in memory to its end.
+    """
+
+    def __init__(self, ctx: FlowContext, payment: Payment, money: Money | None = None) -> None:
         self.ctx = ctx
         self.payment = payment
         self.id = payment.merchant_transaction_id
+        self.money = money or payment.money
+        self.backlog: list[Callable[[], None]] = []
+        self.journal_error = ""
 
     def emit(self, kind: str, **data: Any) -> None:
         self.ctx.emit(kind, self.id, **data)
 
-    def move(self, status: PaymentStatus, *, transaction_id: str | None = None, note: str = "") -> None:
-        self._show(self._record(status, transaction_id, note))
+    # -- the journal, kept going after a failure ---------------------------------------
 
-    def _record(self, status: PaymentStatus, transaction_id: str | None, note: str) -> _Move | None:
-        """Write a state change to the journal; what to show once it is durable (None: nothing moved)."""
+    def write(self, work: Callable[[], None]) -> bool:
+        """Do a journal write (after any earlier ones that failed); True when everything is written."""
+        self.backlog.append(work)
+        return self.flush()
+
+    def flush(self) -> bool:
+        while self.backlog:
+            try:
+                self.backlog[0]()
+            except JournalError as exc:
+                first = not self.journal_error
+                self.journal_error = exc.message
+                if first:
+                    self.emit("payment.journal", step="failed", error=exc.message, pending=len(self.backlog))
+                return False
+            self.backlog.pop(0)
+        if self.journal_error:
+            self.emit("payment.journal", step="recorded", error=self.journal_error)
+            self.journal_error = ""
+        return True
+
+    # -- state --------------------------------------------------------------------------
+
+    def _moving(self, status: PaymentStatus, transaction_id: str | None) -> bool:
+        p = self.payment
+        if status is p.status and not (transaction_id and transaction_id != p.transaction_id):
+            return False
+        return not (p.status.final and not status.final)  # answers out of order never undo a final state
+
+    def _late_success(self, previous: PaymentStatus) -> None:
+        """A success on an order the lane had reported not paid: abandoned-and-paid, refunded by recovery."""
+        record = self.ctx.journal.order(self.id)
+        if record is not None and not record.abandoned:
+            self.ctx.journal.mark_abandoned(self.id, f"success after the lane reported {previous.value} (not paid)")
+
+    def _apply(self, status: PaymentStatus, transaction_id: str | None, note: str) -> _Move | None:
+        """Move the order in memory; what to show once the journal has it (None: nothing moved)."""
         p = self.payment
         if transaction_id:
             p.transaction_id = transaction_id
-        if status is p.status and not transaction_id:
+        if status is p.status or (p.status.final and not status.final):
             return None
-        if p.status.final and not status.final:
-            return None  # answers out of order never undo a final state
-        self.ctx.journal.set_state(self.id, status, transaction_id=transaction_id, note=note)
-        return _Move(p.status, status, note) if status is not p.status else None
+        move = _Move(p.status, status, note)
+        p.move(status, note)
+        return move
 
     def _show(self, move: _Move | None) -> None:
         if move is not None:
-            self.payment.move(move.status, move.note)
             self.emit("payment.state", status=move.status.value, previous=move.previous.value, note=move.note)
 
+    def move(self, status: PaymentStatus, *, transaction_id: str | None = None, note: str = "") -> None:
+        if not self._moving(status, transaction_id):
+            return
+        previous = self.payment.status
+        self.write(lambda: self._journal_move(previous, status, transaction_id, note))
+        self._show(self._apply(status, transaction_id, note))
+
+    def _journal_move(self, previous: PaymentStatus, status: PaymentStatus, tx: str | None, note: str) -> None:
+        self.ctx.journal.set_state(self.id, status, transaction_id=tx, note=note)
+        if status is PaymentStatus.SUCCESS and previous in _NOT_PAID:
+            self._late_success(previous)
+
+    def abandon(self, reason: str) -> None:
+        self.write(lambda: self.ctx.journal.mark_abandoned(self.id, reason))
+
     def begin(self, request_id: str, kind: str) -> None:
-        self.ctx.journal.begin_attempt(self.id, request_id, kind)
+        self.write(lambda: self.ctx.journal.begin_attempt(self.id, request_id, kind))
 
     def answered(
         self,
@@ -275,36 +436,57 @@ class _Order:
         note: str = "",
     ) -> None:
         """Record a verified answer and the state it moves the order to in one journal transaction, then tell."""
-        status = answer.status.value if answer.status else None
-        with self.ctx.journal.batch():
-            self.ctx.journal.end_attempt(
-                self.id, request_id, outcome="answered", code=answer.code, status=status, detail=answer.description
-            )
-            move = None if moves_to is None else self._record(moves_to, transaction_id, note)
+        status_text = answer.status.value if answer.status else None
+        moving = moves_to is not None and self._moving(moves_to, transaction_id)
+        previous = self.payment.status
+
+        def record() -> None:
+            with self.ctx.journal.batch():
+                self.ctx.journal.end_attempt(
+                    self.id,
+                    request_id,
+                    outcome="answered",
+                    code=answer.code,
+                    status=status_text,
+                    detail=answer.description,
+                )
+                if moving and moves_to is not None:
+                    self._journal_move(previous, moves_to, transaction_id, note)
+
+        self.write(record)
+        move = self._apply(moves_to, transaction_id, note) if moving and moves_to is not None else None
         self.emit("payment.answer", operation=operation, **answer.as_json())
         self._show(move)
+
+    def untrusted(self, request_id: str, operation: str, answer: GatewayAnswer, why: str) -> None:
+        """A signed answer that does not match what was asked: journaled with what differed, never believed."""
+        detail = f"untrustworthy answer ({answer.code} {answer.description}): {why}".strip()
+        self.write(
+            lambda: self.ctx.journal.end_attempt(
+                self.id, request_id, outcome="unknown", code=answer.code, detail=detail
+            )
+        )
+        self.emit("payment.mismatch", operation=operation, code=answer.code, mismatch=why)
 
     def lost(
         self, request_id: str, operation: str, lost: Lost, *, moves_to: PaymentStatus | None = None, note: str = ""
     ) -> None:
         """Record an attempt without a trustworthy answer (and the state that follows) in one transaction, then tell."""
-        with self.ctx.journal.batch():
-            self.ctx.journal.end_attempt(
-                self.id,
-                request_id,
-                outcome="unknown" if lost.delivered else "error",
-                detail=lost.error.message,
-            )
-            move = None if moves_to is None else self._record(moves_to, None, note)
+        moving = moves_to is not None and self._moving(moves_to, None)
+        previous = self.payment.status
+
+        def record() -> None:
+            with self.ctx.journal.batch():
+                self.ctx.journal.end_attempt(
+                    self.id, request_id, outcome="unknown" if lost.delivered else "error", detail=lost.error.message
+                )
+                if moving and moves_to is not None:
+                    self._journal_move(previous, moves_to, None, note)
+
+        self.write(record)
+        move = self._apply(moves_to, None, note) if moving and moves_to is not None else None
         self.emit("payment.unknown", operation=operation, reason=lost.error.message, delivered=lost.delivered)
         self._show(move)
-
-
-@attrs.frozen
-class _Move:
-    previous: PaymentStatus
-    status: PaymentStatus
-    note: str
 
 
 def _transaction_id(answer: GatewayAnswer) -> str | None:
@@ -315,58 +497,178 @@ def _transaction_id(answer: GatewayAnswer) -> str | None:
 # ---------------------------------------------------------------------------- pay
 
 
+@attrs.frozen
+class _Bounds:
+    """The pay flow's clock: deadline, the end of closing, and how long a call may take (monotonic seconds)."""
+
+    deadline: float
+    closing_ends: float
+    slack: float | None
+
+    def budget(self, now: float, closing: bool) -> float | None:
+        if self.slack is None:
+            return None
+        return (self.closing_ends if closing else self.deadline) + self.slack - now
+
+
 def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -> Flow[Payment]:
-    """From a classified code to a final state, or to the deadline (then close, and mark abandoned)."""
-    biz = bizcontent.pay_biz(request)  # refuses bad ids before anything is written or sent
+    """From a classified code to a final state; at the deadline, the documented close (see the module doc)."""
     order_id = request.merchant_transaction_id
+    started, wall = ctx.clock(), ctx.wall()
+    if request.time_expire is None:
+        request = attrs.evolve(request, time_expire=math.ceil(wall + policy.deadline))
+    time_expire = request.time_expire or 0
+    biz = bizcontent.pay_biz(request)  # refuses bad ids and fields before anything is written or sent
+    bounds = _Bounds(
+        deadline=started + policy.deadline,
+        closing_ends=started + (time_expire - wall) + ctx.close_grace,
+        slack=ctx.read_timeout,
+    )
     payment = Payment(order_id, request.money, request.wallet.name, mask_code(request.code))
     order = _Order(ctx, payment)
-    deadline = ctx.clock() + policy.deadline
+    extra: dict[str, Any] = {}
+    if ctx.gateway is not None:
+        extra = {"gateway": ctx.gateway, "site": ctx.site}
     with ctx.journal.batch():  # the order and its first attempt: one flush, durable before the request leaves
-        ctx.journal.begin_order(
+        ctx.journal.begin_order(  # a JournalError here stops the payment: nothing has been sent
             order_id,
             money=request.money,
             wallet=request.wallet.name,
             code_masked=payment.code_masked,
             lane=ctx.lane,
-            deadline_at=time.time() + policy.deadline,
+            deadline_at=wall + policy.deadline,
+            **extra,
         )
-        order.begin(request.request_id, "pay")
+        ctx.journal.begin_attempt(order_id, request.request_id, "pay")
     payment.move(PaymentStatus.INIT, "order created")
 
-    delivered = yield from _send_pay(order, request, biz, resend=False, begun=True)
+    budget = bounds.budget(ctx.clock(), closing=False)
+    delivered = yield from _send_pay(order, request, biz, resend=False, begun=True, budget=budget)
     if payment.status is PaymentStatus.UNKNOWN and not delivered:
         order.move(PaymentStatus.FAILED, note="not sent: the gateway could not be reached")
-        return payment
+        return (yield from _finish(order, request, policy))
 
-    resends = 0
-    polls = 0
-    while payment.status in _WAITING and (ctx.clock() < deadline or not polls):  # ask at least once before closing
-        if payment.status is not PaymentStatus.UNKNOWN or polls:
-            yield Sleep(max(0.0, min(policy.interval, deadline - ctx.clock())))
+    def time_left(closing: bool) -> float:
+        budget = bounds.budget(ctx.clock(), closing)
+        return math.inf if budget is None else budget
+
+    resends = polls = 0
+    verdict: PaymentStatus | str = payment.status
+    while payment.status in _WAITING and not ctx.cancelled(order_id) and time_left(False) > 0:
+        if ctx.clock() >= bounds.deadline and polls:
+            break
+        if payment.status is not PaymentStatus.UNKNOWN or polls:  # ask at once when the answer was lost
+            yield Sleep(max(0.0, min(policy.interval, bounds.deadline - ctx.clock())), order_id)
+            if ctx.cancelled(order_id):
+                break
         polls += 1
-        order.emit("payment.poll", poll=polls, seconds_left=round(max(0.0, deadline - ctx.clock()), 3))
-        verdict = yield from _query(order)
+        order.emit("payment.poll", poll=polls, seconds_left=round(max(0.0, bounds.deadline - ctx.clock()), 3))
+        verdict = yield from _query(order, bounds.budget(ctx.clock(), closing=False))
         if verdict == NOT_FOUND and payment.status is PaymentStatus.UNKNOWN and resends < MAX_RESENDS:
             # our pay never arrived (or not yet): send the very same request again, same requestId
             resends += 1
-            yield from _send_pay(order, request, biz, resend=True)
+            budget = bounds.budget(ctx.clock(), closing=False)
+            yield from _send_pay(order, request, biz, resend=True, budget=budget)
+
+    if payment.status is PaymentStatus.PROCESSING:
+        # the documented close: the gateway closes the order itself at timeExpire; follow it until it does
+        why = "cancelled" if ctx.cancelled(order_id) else "deadline"
+        order.emit("payment.close", step="closing", reason=why, time_expire=time_expire)
+        while payment.status in _WAITING and ctx.clock() < bounds.closing_ends and time_left(True) > 0:
+            yield Sleep(max(0.0, min(policy.interval, bounds.closing_ends - ctx.clock())), order_id)
+            polls += 1
+            order.emit("payment.poll", poll=polls, seconds_left=0.0, closing=True)
+            verdict = yield from _query(order, bounds.budget(ctx.clock(), closing=True))
 
     if payment.status in _WAITING:
-        verdict = yield from _close(order, request)
         never_arrived = verdict == NOT_FOUND and payment.status is PaymentStatus.UNKNOWN
         if never_arrived:
             order.move(PaymentStatus.FAILED, note="the gateway has no such order at the deadline")
-        if payment.status in _WAITING or never_arrived:
-            # should the payment still go through, recovery refunds it (or reports it, by the setting)
+        # should the payment still go through, recovery refunds it (or reports it, by the setting)
+        if payment.status is PaymentStatus.PROCESSING:
+            reason = f"still PROCESSING {ctx.close_grace:g} s after timeExpire {time_expire}"
+        else:
             reason = f"no final answer within {policy.deadline:g} s"
-            ctx.journal.mark_abandoned(order_id, reason)
-            order.emit("payment.close", step="abandoned", reason=reason)
+        order.abandon(reason)
+        order.emit("payment.close", step="abandoned", reason=reason)
+    return (yield from _finish(order, request, policy))
+
+
+def _finish(order: _Order, request: PaymentRequest, policy: PollingPolicy) -> Flow[Payment]:
+    """Retry journal writes that failed; when they never succeed, refund a success nobody could record."""
+    payment = order.payment
+    for pause in JOURNAL_RETRIES:
+        if order.flush():
+            return payment
+        yield Sleep(pause)
+    if order.flush():
+        return payment
+    error = order.journal_error
+    payment.unrecorded = error
+    if payment.status is PaymentStatus.SUCCESS:
+        order.emit("payment.journal", step="refunding", error=error)
+        yield from _refund_unrecorded(order, request, policy)
+    elif payment.status is PaymentStatus.PROCESSING:
+        order.emit(
+            "payment.journal",
+            step="unrecorded",
+            error=error,
+            action=f"the gateway closes it at timeExpire "
+            f"{request.time_expire}; nothing else can be done without a journal",
+        )
+    else:
+        order.emit(
+            "payment.journal",
+            step="unrecorded",
+            error=error,
+            action="none needed: not paid"
+            if payment.status in _NOT_PAID
+            else "recovery cannot see it: check the order at the gateway",
+        )
     return payment
 
 
+def _refund_unrecorded(order: _Order, request: PaymentRequest, policy: PollingPolicy) -> Flow[None]:
+    """Refund a success the journal could not record: the lane must never keep money it has no record of."""
+    payment = order.payment
+    refund_id = bizcontent.new_request_id("rf")
+    biz = bizcontent.refund_biz(
+        merchant_transaction_id=order.id,
+        merchant_refund_id=refund_id,
+        amount=payment.money,
+        remark="not recorded: refunded",
+    )
+    reply = yield Call("refund", biz, budget=order.ctx.read_timeout)
+    status: PaymentStatus | str = PaymentStatus.UNKNOWN
+    if isinstance(reply, GatewayAnswer) and not answer_mismatch(
+        reply, order_id=order.id, money=payment.money, refund_id=refund_id
+    ):
+        status = refund_verdict(reply)
+    asked = 0
+    while status not in (PaymentStatus.SUCCESS, PaymentStatus.FAILED) and asked < 3:
+        asked += 1
+        yield Sleep(policy.interval)
+        ask = bizcontent.refund_query_biz(merchant_transaction_id=order.id, merchant_refund_id=refund_id)
+        reply = yield Call("refund_query", ask, budget=order.ctx.read_timeout)
+        if isinstance(reply, GatewayAnswer) and not answer_mismatch(reply, order_id=order.id, refund_id=refund_id):
+            status = refund_verdict(reply)
+            status = PaymentStatus.UNKNOWN if status == NOT_FOUND else status
+    if status is PaymentStatus.SUCCESS:
+        payment.refunded = payment.money.amount
+        order.emit("payment.journal", step="refunded", refund_id=refund_id, amount=str(payment.money.wire()))
+    else:
+        shown = status.value if isinstance(status, PaymentStatus) else str(status)
+        order.emit("payment.journal", step="refund_unsettled", refund_id=refund_id, status=shown)
+
+
 def _send_pay(
-    order: _Order, request: PaymentRequest, biz: Mapping[str, Any], *, resend: bool, begun: bool = False
+    order: _Order,
+    request: PaymentRequest,
+    biz: Mapping[str, Any],
+    *,
+    resend: bool,
+    begun: bool = False,
+    budget: float | None = None,
 ) -> Flow[bool]:
     """Send unifiedPay; True when it may have reached the gateway. ``begun``: the attempt is journaled already."""
     if not begun:
@@ -380,12 +682,18 @@ def _send_pay(
         currency=request.money.currency,
         code=mask_code(request.code),
         resend=resend,
+        time_expire=request.time_expire,
     )
-    reply = yield Call("unified_pay", {"biz": biz})
+    reply = yield Call("unified_pay", biz, budget=budget)
     if isinstance(reply, Lost):
         note = "no trustworthy answer to unifiedPay; querying"
         order.lost(request.request_id, "unified_pay", reply, moves_to=PaymentStatus.UNKNOWN, note=note)
         return reply.delivered
+    why = answer_mismatch(reply, order_id=order.id, request_id=request.request_id, money=request.money)
+    if why is not None:
+        order.untrusted(request.request_id, "unified_pay", reply, why)
+        order.move(PaymentStatus.UNKNOWN, note=f"untrustworthy answer to unifiedPay ({why}); querying")
+        return True
     note = f"{reply.code} {reply.description}".strip()
     order.answered(
         request.request_id,
@@ -398,15 +706,19 @@ def _send_pay(
     return True
 
 
-def _query(order: _Order) -> Flow[PaymentStatus | str]:
-    """One payment query by order id; moves the state on a verified answer and returns the verdict."""
+def _query(order: _Order, budget: float | None = None) -> Flow[PaymentStatus | str]:
+    """One payment query by order id; moves the state on a verified, matching answer and returns the verdict."""
     query_id = bizcontent.new_request_id("q")
     order.begin(query_id, "query")
-    reply = yield Call("query", {"merchant_transaction_id": order.id})
+    reply = yield Call("query", bizcontent.query_biz(merchant_transaction_id=order.id), budget=budget)
     if isinstance(reply, Lost):
         order.lost(query_id, "query", reply)
         return PaymentStatus.UNKNOWN
     verdict = query_verdict(reply)
+    why = None if verdict == NOT_FOUND else answer_mismatch(reply, order_id=order.id, money=order.money)
+    if why is not None:
+        order.untrusted(query_id, "query", reply, why)
+        return PaymentStatus.UNKNOWN
     moves = verdict if isinstance(verdict, PaymentStatus) and verdict is not PaymentStatus.UNKNOWN else None
     order.answered(
         query_id,
@@ -419,54 +731,46 @@ def _query(order: _Order) -> Flow[PaymentStatus | str]:
     return verdict
 
 
-def _close(order: _Order, request: PaymentRequest) -> Flow[PaymentStatus | str]:
-    """At the deadline: void the order where the gateway lets us, then query once more."""
-    void_id = bizcontent.new_request_id("vd")
-    order.begin(void_id, "void")
-    order.emit("payment.close", step="void", void_id=void_id)
-    reply = yield Call(
-        "void",
-        {
-            "merchant_transaction_id": order.id,
-            "merchant_void_id": void_id,
-            "amount": request.money,
-            "notification_url": order.ctx.notification_url,
-        },
-    )
-    if isinstance(reply, Lost):
-        order.lost(void_id, "void", reply)
-    else:
-        order.answered(void_id, "void", reply)
-    return (yield from _query(order))
-
-
 # ---------------------------------------------------------------------------- query
 
 
 def query_flow(ctx: FlowContext, order_id: str) -> Flow[Payment]:
-    """Ask the gateway for an order's state; the journal follows a verified answer.
+    """Ask the gateway for an order's state; the journal follows a verified answer that matches the order.
 
-    Raises OutcomeUnknown when no trustworthy answer came, GatewayRejected when the
-    gateway does not know the order.
+    Raises OutcomeUnknown when no trustworthy answer came (or it does not match the journaled
+    order), GatewayRejected when the gateway does not know the order.
     """
     bizcontent.check_id(order_id, "order id")
     record = ctx.journal.order(order_id)
     query_id = bizcontent.new_request_id("q")
     if record is not None:
         ctx.journal.begin_attempt(order_id, query_id, "query")
-    reply = yield Call("query", {"merchant_transaction_id": order_id})
+    reply = yield Call("query", bizcontent.query_biz(merchant_transaction_id=order_id))
     if isinstance(reply, Lost):
         if record is not None:
             ctx.journal.end_attempt(order_id, query_id, outcome="unknown", detail=reply.error.message)
         ctx.emit("payment.unknown", order_id, operation="query", reason=reply.error.message)
         raise reply.error
+    verdict = query_verdict(reply)
+    money = record.money if record is not None else None
+    why = None if verdict == NOT_FOUND else answer_mismatch(reply, order_id=order_id, money=money)
+    if why is not None:
+        detail = f"untrustworthy answer ({reply.code} {reply.description}): {why}"
+        if record is not None:
+            ctx.journal.end_attempt(order_id, query_id, outcome="unknown", code=reply.code, detail=detail)
+        ctx.emit("payment.mismatch", order_id, operation="query", code=reply.code, mismatch=why)
+        raise OutcomeUnknown(
+            f"query: the gateway's signed answer for order {order_id!r} does not match the order ({why}); "
+            "not believed: the outcome stays unknown",
+            order=order_id,
+            mismatch=why,
+        )
     if record is not None:
         status_text = reply.status.value if reply.status else None
         ctx.journal.end_attempt(
             order_id, query_id, outcome="answered", code=reply.code, status=status_text, detail=reply.description
         )
     ctx.emit("payment.answer", order_id, operation="query", **reply.as_json())
-    verdict = query_verdict(reply)
     if verdict == NOT_FOUND:
         raise GatewayRejected(
             f"order {order_id!r} does not exist at the gateway (code {reply.code})", order=order_id, code=reply.code
@@ -504,14 +808,32 @@ def _payment_from(record: OrderRecord | None, answer: GatewayAnswer, order_id: s
 # ---------------------------------------------------------------------------- refund
 
 
+def check_refund_currency(order_id: str, order_currency: str, currency: str | None) -> None:
+    """OrderError when a refund names a currency other than its order's (nothing is sent)."""
+    if currency is None:
+        return
+    asked = currency.strip().upper()
+    if asked != order_currency:
+        raise OrderError(
+            f"refund in {asked} refused: order {order_id!r} was paid in {order_currency}; "
+            f"a refund is always in its order's currency ({order_currency})"
+        )
+
+
 def refund_flow(
-    ctx: FlowContext, order_id: str, amount: Decimal | str | int, policy: PollingPolicy
+    ctx: FlowContext,
+    order_id: str,
+    amount: Decimal | str | int,
+    policy: PollingPolicy,
+    currency: str | None = None,
 ) -> Flow[RefundResult]:
-    """Refund part or all of a paid order, never more than is left; poll a PROCESSING refund until the deadline."""
+    """Refund part or all of a paid order, never more than is left, only in the order's currency;
+    poll a PROCESSING refund until the deadline."""
     bizcontent.check_id(order_id, "order id")
     record = ctx.journal.order(order_id)
     if record is None:
         raise OrderError(f"order {order_id!r} is not in the journal; only orders paid on this journal can be refunded")
+    check_refund_currency(order_id, record.currency, currency)
     money = Money(amount, record.currency)
     left = record.refundable
     if record.status is not PaymentStatus.SUCCESS:
@@ -523,8 +845,18 @@ def refund_flow(
         )
     refund_id = bizcontent.new_request_id("rf")
     journal = ctx.journal
+    biz = bizcontent.refund_biz(
+        merchant_transaction_id=order_id,
+        merchant_refund_id=refund_id,
+        amount=money,
+        notification_url=ctx.notification_url,
+    )
     journal.begin_refund(order_id, refund_id, money.wire())  # checks again, atomically with other lanes
     deadline = ctx.clock() + policy.deadline
+    slack = ctx.read_timeout
+
+    def budget() -> float | None:
+        return None if slack is None else deadline + slack - ctx.clock()
 
     def emit(step: str, **data: Any) -> None:
         ctx.emit(
@@ -542,31 +874,26 @@ def refund_flow(
     def send() -> Flow[PaymentStatus | str]:
         journal.begin_attempt(order_id, refund_id, "refund")
         emit("request")
-        reply = yield Call(
-            "refund",
-            {
-                "merchant_transaction_id": order_id,
-                "merchant_refund_id": refund_id,
-                "amount": money,
-                "notification_url": ctx.notification_url,
-            },
-        )
-        verdict, last[0] = _refund_answer(ctx, order_id, refund_id, "refund", reply)
+        reply = yield Call("refund", biz, budget=budget())
+        verdict, last[0] = _refund_answer(ctx, order_id, refund_id, "refund", reply, money, refund_id)
         return verdict
 
     def ask() -> Flow[PaymentStatus | str]:
         attempt = bizcontent.new_request_id("rq")
         journal.begin_attempt(order_id, attempt, "refund_query")
-        reply = yield Call("refund_query", {"merchant_transaction_id": order_id, "merchant_refund_id": refund_id})
-        verdict, last[0] = _refund_answer(ctx, order_id, attempt, "refund_query", reply)
+        ask_biz = bizcontent.refund_query_biz(merchant_transaction_id=order_id, merchant_refund_id=refund_id)
+        reply = yield Call("refund_query", ask_biz, budget=budget())
+        verdict, last[0] = _refund_answer(ctx, order_id, attempt, "refund_query", reply, None, refund_id)
         return verdict
 
     status = yield from send()
     resends = 0
     asked = 0
     while status not in (PaymentStatus.SUCCESS, PaymentStatus.FAILED) and (asked == 0 or ctx.clock() < deadline):
+        if (left_s := budget()) is not None and left_s <= 0:
+            break
         if asked:
-            yield Sleep(max(0.0, min(policy.interval, deadline - ctx.clock())))
+            yield Sleep(max(0.0, min(policy.interval, deadline - ctx.clock())), order_id)
         asked += 1
         status = yield from ask()
         if status == NOT_FOUND and resends < MAX_RESENDS:
@@ -587,19 +914,31 @@ def refund_flow(
 
 
 def _refund_answer(
-    ctx: FlowContext, order_id: str, attempt: str, operation: str, reply: GatewayAnswer | Lost
+    ctx: FlowContext,
+    order_id: str,
+    attempt: str,
+    operation: str,
+    reply: GatewayAnswer | Lost,
+    money: Money | None,
+    refund_id: str,
 ) -> tuple[PaymentStatus | str, str]:
     """Journal and report one refund (or refund query) answer: its verdict and the gateway's description."""
     if isinstance(reply, Lost):
         ctx.journal.end_attempt(order_id, attempt, outcome="unknown", detail=reply.error.message)
         ctx.emit("payment.unknown", order_id, operation=operation, reason=reply.error.message)
         return PaymentStatus.UNKNOWN, reply.error.message
+    verdict = refund_verdict(reply)
+    why = None if verdict == NOT_FOUND else answer_mismatch(reply, order_id=order_id, money=money, refund_id=refund_id)
+    if why is not None:
+        detail = f"untrustworthy answer ({reply.code} {reply.description}): {why}"
+        ctx.journal.end_attempt(order_id, attempt, outcome="unknown", code=reply.code, detail=detail)
+        ctx.emit("payment.mismatch", order_id, operation=operation, code=reply.code, mismatch=why)
+        return PaymentStatus.UNKNOWN, detail
     status = reply.status.value if reply.status else None
     ctx.journal.end_attempt(
         order_id, attempt, outcome="answered", code=reply.code, status=status, detail=reply.description
     )
     ctx.emit("payment.answer", order_id, operation=operation, **reply.as_json())
-    verdict = refund_verdict(reply)
     if verdict == NOT_FOUND and operation == "refund":
         verdict = PaymentStatus.FAILED  # the refund call itself names an order the gateway does not have
     return verdict, f"{reply.code} {reply.description}".strip()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -25,11 +27,20 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import bizcontent
-from .errors import ConfigError, MoneyError, PaycodeError, ScanTimeout, UsageError
+from .errors import ConfigError, MoneyError, OrderError, PaycodeError, ScanTimeout, UsageError
 from .journal import JournalBackend, open_journal
 from .masking import mask_code
 from .models import Money, Payment, PaymentRequest, PollingPolicy, Scan, WalletType
-from .payflow import FlowContext, RefundResult, drive, drive_async, outcome, pay_flow, query_flow, refund_flow
+from .payflow import (
+    FlowContext,
+    RefundResult,
+    drive,
+    drive_async,
+    outcome,
+    pay_flow,
+    query_flow,
+    refund_flow,
+)
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +54,8 @@ __all__ = ["REFUND_POLLING", "AsyncTerminal", "Sale", "Terminal", "outcome"]
 REFUND_POLLING = PollingPolicy(interval=2.0, deadline=30.0)
 #: how long pay() waits for a scan when no code is given
 DEFAULT_SCAN_TIMEOUT = 60.0
+#: with a waker, how often a sleeping lane also looks whether its pay was cancelled
+_CANCEL_SLICE = 0.25
 
 Amount = Money | Decimal | str | int
 
@@ -61,6 +74,37 @@ def _scanned(scan: Scan | None, timeout: float) -> str:
     return scan.text
 
 
+class _Flight:
+    """One pay in flight on a terminal: whether the host cancelled it, and how its sleep is woken early."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.cancelled = False
+        self.wake = threading.Event()
+        self.loop = loop
+        self.async_wake = asyncio.Event() if loop is not None else None
+
+    def poke(self) -> None:
+        """Wake the flight's current (or next) sleep once; safe from any thread."""
+        self.wake.set()
+        if self.loop is not None and self.async_wake is not None:
+            try:
+                self.loop.call_soon_threadsafe(self.async_wake.set)
+            except RuntimeError:  # the loop is closed: the pay is over
+                pass
+
+
+def _refund_amount(amount: Amount, currency: str | None) -> tuple[Decimal | str | int, str | None]:
+    """The refund's amount and the currency it names (None: the order's); MoneyError when they disagree."""
+    if not isinstance(amount, Money):
+        return amount, currency
+    if currency is not None and currency.strip().upper() != amount.currency:
+        raise MoneyError(
+            f"refund amount {amount} is in {amount.currency} but currency {currency.strip().upper()} was given; "
+            "give one currency: the order's"
+        )
+    return amount.amount, amount.currency
+
+
 def _seconds(name: str, value: float | None) -> float | None:
     if value is None:
         return None
@@ -72,7 +116,9 @@ def _seconds(name: str, value: float | None) -> float | None:
 class _TerminalBase:
     """Settings, plugins, journal and the checks both terminals share."""
 
-    def __init__(self, settings: Settings | None, host: PluginHost | None, journal: JournalBackend | None) -> None:
+    def __init__(
+        self, settings: Settings | None, host: PluginHost | None, journal: JournalBackend | None, waker: Any = None
+    ) -> None:
         if settings is None:
             settings = host.settings if host is not None else Settings.load()
         if settings.notification_url:
@@ -86,12 +132,94 @@ class _TerminalBase:
         self._own_journal = journal is None
         self.journal = journal if journal is not None else open_journal(settings.journal)
         self.recovered: list[Any] = []
+        #: an optional waker (paycode.wake): news of an order ends its lane's sleep early
+        self.waker = waker
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
         self.context = FlowContext(
             journal=self.journal,
             emit=host.emit,
             lane=settings.lane,
             notification_url=settings.notification_url,
+            read_timeout=settings.read_timeout,
+            close_grace=settings.close_grace,
+            cancelled=self._is_cancelled,
+            gateway="sandbox" if settings.gateway == "sandbox" else "pingpong",
+            site="" if settings.gateway == "sandbox" else settings.gateway,
         )
+
+    # -- pays in flight ----------------------------------------------------------------
+
+    def cancel(self, order_id: str) -> bool:
+        """Stop waiting for the shopper of the pay in flight for ``order_id`` (thread-safe).
+
+        The pay goes to the documented closing path (it keeps asking until the gateway reports
+        the order CLOSED at its timeExpire, or paid after all); its final state arrives as
+        events and as the value ``pay`` returns. False when no such pay is in flight here.
+        """
+        with self._flights_lock:
+            flight = self._flights.get(order_id)
+        if flight is None:
+            return False
+        flight.cancelled = True
+        flight.poke()
+        return True
+
+    def _is_cancelled(self, order_id: str) -> bool:
+        flight = self._flights.get(order_id)
+        return flight is not None and flight.cancelled
+
+    @contextmanager
+    def _in_flight(self, order_id: str, loop: asyncio.AbstractEventLoop | None = None) -> Iterator[_Flight]:
+        with self._flights_lock:
+            if order_id in self._flights:
+                raise OrderError(f"order {order_id!r} is already being paid on this terminal")
+            flight = self._flights[order_id] = _Flight(loop)
+        try:
+            yield flight
+        finally:
+            with self._flights_lock:
+                self._flights.pop(order_id, None)
+
+    def _sleep(self, seconds: float, order_id: str | None) -> bool:
+        """The sync drivers' sleep: ends early on a cancel or on news of the order (True then)."""
+        flight = self._flights.get(order_id) if order_id else None
+        if order_id is None or flight is None:
+            if self.waker is not None and order_id is not None:
+                return bool(self.waker.wait(order_id, seconds))
+            time.sleep(seconds)
+            return False
+        if self.waker is None:
+            woke = flight.wake.wait(seconds)
+            flight.wake.clear()
+            return woke
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if flight.wake.is_set():
+                flight.wake.clear()
+                return True
+            if self.waker.wait(order_id, min(left, _CANCEL_SLICE)):
+                return True
+        return False
+
+    async def _sleep_async(self, seconds: float, order_id: str | None) -> bool:
+        """The asyncio drivers' sleep: ends early on a cancel or on news of the order (True then)."""
+        flight = self._flights.get(order_id) if order_id else None
+        waits: list[asyncio.Future[Any]] = []
+        if flight is not None and flight.async_wake is not None:
+            waits.append(asyncio.ensure_future(flight.async_wake.wait()))
+        if self.waker is not None and order_id is not None:
+            waits.append(asyncio.ensure_future(self.waker.wait_async(order_id, seconds)))
+        if not waits:
+            await asyncio.sleep(seconds)
+            return False
+        done, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        woke = any(not t.cancelled() and t.exception() is None and bool(t.result()) for t in done)
+        if flight is not None and flight.async_wake is not None:
+            flight.async_wake.clear()
+        return woke
 
     # -- checks before anything is sent ------------------------------------------------
 
@@ -100,6 +228,11 @@ class _TerminalBase:
         order = bizcontent.check_id(order_id, "order id") if order_id is not None else bizcontent.new_order_id()
         if isinstance(amount, Money):
             money = amount
+            if currency is not None and currency.strip().upper() != money.currency:
+                raise MoneyError(
+                    f"amount {money} is in {money.currency} but currency {currency.strip().upper()} was given; "
+                    "give one currency (or leave currency out when the amount is Money)"
+                )
         elif currency is None:
             raise MoneyError(f"amount {amount!r} has no currency; give one such as CNY or HKD")
         elif isinstance(amount, str):
@@ -188,8 +321,9 @@ class Terminal(_TerminalBase):
         journal: JournalBackend | None = None,
         gateway: GatewayClient | None = None,
         recover: bool = True,
+        waker: Any = None,
     ) -> None:
-        super().__init__(settings, host, journal)
+        super().__init__(settings, host, journal, waker)
         self._own_gateway = gateway is None
         try:
             self.gateway = gateway if gateway is not None else self.host.gateway()
@@ -241,7 +375,9 @@ class Terminal(_TerminalBase):
                 text = self._scan(scanner, scan_timeout)
             wallet = self.wallet_for(sale, text)
             policy = self.polling(wallet, poll_interval, deadline)
-            return drive(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+            request = self.request(sale, wallet, text)
+            with self._in_flight(sale.order_id):
+                return drive(pay_flow(self.context, request, policy), self.gateway, sleep=self._sleep)
 
     def _scan(self, url: str | None, timeout: float) -> str:
         with self.host.open_scanner(url) as supervisor:
@@ -253,13 +389,22 @@ class Terminal(_TerminalBase):
             return drive(query_flow(self.context, order_id), self.gateway)
 
     def refund(
-        self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
+        self,
+        order_id: str,
+        amount: Amount,
+        *,
+        currency: str | None = None,
+        poll_interval: float | None = None,
+        deadline: float | None = None,
     ) -> RefundResult:
-        """Refund part or all of a paid order; never more than was paid minus what is refunded or pending."""
-        value = amount.amount if isinstance(amount, Money) else amount
-        policy = self.refund_polling(poll_interval, deadline)
+        """Refund part or all of a paid order; never more than was paid minus what is refunded or pending,
+        and only in the order's currency: a ``Money`` amount or ``currency`` naming another is refused
+        (OrderError naming both) before anything is sent. Errors are also emitted as ``payment.error``."""
         with self.reporting("refund", order_id):
-            return drive(refund_flow(self.context, order_id, value, policy), self.gateway)
+            value, asked = _refund_amount(amount, currency)
+            policy = self.refund_polling(poll_interval, deadline)
+            flow = refund_flow(self.context, order_id, value, policy, currency=asked)
+            return drive(flow, self.gateway, sleep=self._sleep)
 
     def close(self) -> None:
         """Close the gateway client and the journal this terminal opened (safe to call twice)."""
@@ -293,8 +438,9 @@ class AsyncTerminal(_TerminalBase):
         journal: JournalBackend | None = None,
         gateway: AsyncGatewayClient | None = None,
         recover: bool = True,
+        waker: Any = None,
     ) -> None:
-        super().__init__(settings, host, journal)
+        super().__init__(settings, host, journal, waker)
         self._gateway = gateway
         self._own_gateway = gateway is None
         self._recover_on_start = recover
@@ -355,7 +501,10 @@ class AsyncTerminal(_TerminalBase):
                 text = await self._scan(scanner, scan_timeout)
             wallet = self.wallet_for(sale, text)
             policy = self.polling(wallet, poll_interval, deadline)
-            return await drive_async(pay_flow(self.context, self.request(sale, wallet, text), policy), self.gateway)
+            request = self.request(sale, wallet, text)
+            with self._in_flight(sale.order_id, asyncio.get_running_loop()):
+                flow = pay_flow(self.context, request, policy)
+                return await drive_async(flow, self.gateway, sleep=self._sleep_async)
 
     async def _scan(self, url: str | None, timeout: float) -> str:
         supervisor = self.host.open_scanner(url)
@@ -370,13 +519,21 @@ class AsyncTerminal(_TerminalBase):
             return await drive_async(query_flow(self.context, order_id), self.gateway)
 
     async def refund(
-        self, order_id: str, amount: Amount, *, poll_interval: float | None = None, deadline: float | None = None
+        self,
+        order_id: str,
+        amount: Amount,
+        *,
+        currency: str | None = None,
+        poll_interval: float | None = None,
+        deadline: float | None = None,
     ) -> RefundResult:
+        """As :meth:`Terminal.refund`, awaited."""
         await self.start()
-        value = amount.amount if isinstance(amount, Money) else amount
-        policy = self.refund_polling(poll_interval, deadline)
         with self.reporting("refund", order_id):
-            return await drive_async(refund_flow(self.context, order_id, value, policy), self.gateway)
+            value, asked = _refund_amount(amount, currency)
+            policy = self.refund_polling(poll_interval, deadline)
+            flow = refund_flow(self.context, order_id, value, policy, currency=asked)
+            return await drive_async(flow, self.gateway, sleep=self._sleep_async)
 
     async def close(self) -> None:
         """Close the gateway client and the journal this terminal opened (safe to call twice)."""

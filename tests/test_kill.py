@@ -231,9 +231,9 @@ def kill_polling(run: Run) -> float:
 
 
 def kill_closing(run: Run) -> float:
-    """At the deadline, while voiding the order the shopper never confirmed."""
+    """At the deadline, while following the close of the order the shopper never confirmed (no void: timeExpire)."""
     run.code = run.code[:-3] + "004"
-    run.kill_after(run.pay(), step("payment.close", step="void"), 0.02)
+    run.kill_after(run.pay(), step("payment.close", step="closing"), 0.02)
     return 0.0
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 import pytest
 from paycode import Event, PaymentRequest, hookimpl
-from paycode.bizcontent import pay_biz
+from paycode.bizcontent import pay_biz, refund_biz
 from paycode.errors import ConfigError
-from paycode.gateway import Credentials, GatewayClient, PingPongClient, PingPongProtocol
+from paycode.gateway import PAY, REFUND, Credentials, GatewayClient, PingPongClient, PingPongProtocol
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.masking import mask_code
@@ -66,7 +66,7 @@ class Lane:
         self.journal.begin_attempt(order_id, f"{order_id}-rq", "pay")
         return code
 
-    def send(self, order_id: str, code: str, amount: str = "10.00") -> Any:
+    def send(self, order_id: str, code: str, amount: str = "10.00", time_expire: int | None = None) -> Any:
         """Send the pay request that was journaled; the test then 'loses' the answer."""
         request = PaymentRequest(
             money=Money(amount, "CNY"),
@@ -74,8 +74,9 @@ class Lane:
             code=code,
             merchant_transaction_id=order_id,
             request_id=f"{order_id}-rq",
+            time_expire=time_expire,
         )
-        return self.client.unified_pay(pay_biz(request))
+        return self.client.send(PAY, pay_biz(request))
 
     def restart(self) -> None:
         """A new gateway client, as a restarted lane has (no connection kept from before)."""
@@ -189,16 +190,33 @@ def test_processing_before_the_deadline_is_left_to_the_lane(lane: Lane) -> None:
     assert lane.srv.order("o-1").status == "PROCESSING"  # type: ignore[union-attr]
 
 
-def test_processing_past_the_deadline_is_voided_and_abandoned(lane: Lane) -> None:
+def test_processing_past_the_deadline_is_never_voided_but_abandoned(lane: Lane) -> None:
+    """Void is documented for AUTH_SUCCESS only: recovery leaves the close to the gateway (timeExpire)."""
     code = lane.begin("o-1", "004", deadline_in=-1)
-    lane.send("o-1", code)
+    lane.send("o-1", code, time_expire=int(time.time()) + 3600)
     result = only(lane.recover())
-    assert (result.before, result.after, result.action, result.resolved) == ("INIT", "CLOSED", "closed", True)
+    assert (result.before, result.after, result.action, result.resolved) == ("INIT", "PROCESSING", "closing", False)
+    assert "closes it at timeExpire" in result.reason
     view = lane.srv.order("o-1")
-    assert view is not None and (view.status, view.closed_by, view.charged) == ("CLOSED", "void", 0)
+    assert view is not None and (view.status, view.charged) == ("PROCESSING", 0)
     record = lane.journal.order("o-1")
     assert record is not None and record.abandoned
-    assert [a.kind for a in lane.journal.attempts("o-1")] == ["pay", "query", "void", "query"]
+    assert [a.kind for a in lane.journal.attempts("o-1")] == ["pay", "query"]
+    # long after the grace, still open: said loudly, never voided
+    late = only(lane.recover(now=time.time() + 3600))
+    assert late.action == "closing" and "has not closed it as documented" in late.reason
+    assert "void" not in [a.kind for a in lane.journal.attempts("o-1")]
+
+
+def test_processing_closed_by_the_gateway_at_time_expire_is_recorded(lane: Lane) -> None:
+    code = lane.begin("o-1", "004", deadline_in=-1)
+    lane.send("o-1", code, time_expire=int(time.time()))  # the gateway closes it at its timeExpire: now
+    time.sleep(0.05)
+    result = only(lane.recover())
+    assert (result.before, result.after, result.action, result.resolved) == ("INIT", "CLOSED", "recorded", True)
+    view = lane.srv.order("o-1")
+    assert view is not None and (view.status, view.closed_by, view.charged) == ("CLOSED", "expired", 0)
+    assert [a.kind for a in lane.journal.attempts("o-1")] == ["pay", "query"]
 
 
 # ---------------------------------------------------------------------------- late successes
@@ -267,7 +285,9 @@ def _paid(lane: Lane, order_id: str = "o-1") -> None:
 def test_a_refund_whose_answer_was_lost_is_found_done(lane: Lane) -> None:
     _paid(lane)
     lane.journal.begin_refund("o-1", "rf-1", Decimal("4"))
-    lane.client.refund(merchant_transaction_id="o-1", merchant_refund_id="rf-1", amount=Money("4", "CNY"))
+    lane.client.send(
+        REFUND, refund_biz(merchant_transaction_id="o-1", merchant_refund_id="rf-1", amount=Money("4", "CNY"))
+    )
     result = only(lane.recover())
     assert (result.after, result.action, result.resolved) == ("SUCCESS", "recorded", True)
     record = lane.journal.order("o-1")

@@ -11,6 +11,7 @@ import pytest
 from paycode import PaymentRequest
 from paycode.bizcontent import pay_biz
 from paycode.cli import main
+from paycode.gateway import PAY
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.masking import mask_code
@@ -54,7 +55,7 @@ def crashed_lane(tmp_path: Path, *, sent: list[str], waiting: tuple[str, ...] = 
             journal.begin_attempt(order_id, f"{order_id}-rq", "pay")
             if order_id in sent:
                 request = PaymentRequest(Money("8.80", "CNY"), wechat, code, order_id, f"{order_id}-rq")
-                client.unified_pay(pay_biz(request))
+                client.send(PAY, pay_biz(request))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -132,14 +132,22 @@ def test_password_then_success_polls(terminal: Terminal, sandbox: SandboxServer,
     assert sandbox.orders()[0].charged == 1
 
 
-def test_password_timeout_is_closed_at_the_deadline(terminal: Terminal, sandbox: SandboxServer) -> None:
+def test_password_timeout_is_closed_at_the_deadline(
+    terminal: Terminal, sandbox: SandboxServer, recorder: Recorder
+) -> None:
+    """The documented close: no void; the gateway closes the order at its timeExpire and the lane sees CLOSED."""
+    started = time.time()
     p = terminal.pay("8.80", "CNY", code=code(terminal.host, "004"))
     assert outcome(p) == "not_paid" and p.status is PaymentStatus.CLOSED
     (order,) = sandbox.orders()
-    assert order.closed_by == "void" and order.charged == 0
+    assert order.closed_by == "expired" and order.charged == 0
     record = terminal.journal.order(p.merchant_transaction_id)
     assert record is not None and record.status is PaymentStatus.CLOSED and not record.unresolved
-    assert "void" in [a.kind for a in terminal.journal.attempts(p.merchant_transaction_id)]
+    assert {a.kind for a in terminal.journal.attempts(p.merchant_transaction_id)} == {"pay", "query"}
+    (request,) = [e for e in recorder.events if e.kind == "payment.request"]
+    assert 0 < request.data["time_expire"] - started <= 0.6 + 1  # the end of the lane's deadline, whole seconds
+    closing = [e.data for e in recorder.events if e.kind == "payment.close"]
+    assert closing == [{"step": "closing", "reason": "deadline", "time_expire": request.data["time_expire"]}]
 
 
 def test_gateway_error_is_never_failed_without_asking(terminal: Terminal, sandbox: SandboxServer) -> None:

@@ -1,21 +1,23 @@
 """The pay state machine under arbitrary gateway behaviour: it never decides without a verified answer.
 
-The flow generator is driven with a scripted client (any answer, lost answers, never-delivered
-requests, in any order) and a simulated clock, writing to a real journal.
+The flow generator is driven with a scripted client (any answer, honest or not matching the request,
+lost answers, never-delivered requests, in any order) and a simulated clock, writing to a real journal.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paycode import CodePattern, Money, OutcomeUnknown, PaymentRequest, PaymentStatus, PollingPolicy, WalletType
-from paycode.gateway import GatewayAnswer
+from paycode.gateway import GatewayAnswer, Operation
 from paycode.journal import Journal
 from paycode.payflow import MAX_RESENDS, FlowContext, drive, outcome, pay_flow
 
@@ -26,13 +28,16 @@ WALLET = WalletType(
     polling=PollingPolicy(interval=5, deadline=30),
 )
 CALL_SECONDS = 0.5  # simulated time each call takes
+CLOSE_GRACE = 2.0
 #: a memory file system where there is one: the journal syncs every write to disk, which would dominate the run
 MEMORY = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 codes = st.sampled_from(["000000", "001000", "002000", "107001", "107000", "301002", "102000", "500000"])
 statuses = st.sampled_from([None, "SUCCESS", "PROCESSING", "FAILED", "CLOSED", "INIT", "AUTH_SUCCESS"])
+#: ("answer", code, status, honest): an honest answer echoes the order, attempt, amount and currency asked;
+#: a dishonest one is correctly signed but names another amount
 replies = st.one_of(
-    st.tuples(st.just("answer"), codes, statuses),
+    st.tuples(st.just("answer"), codes, statuses, st.booleans()),
     st.tuples(st.just("lost"), st.booleans()),
 )
 
@@ -45,30 +50,37 @@ class Scripted:
         self.clock = clock
         self.calls: list[tuple[str, Mapping[str, Any], tuple[Any, ...]]] = []
 
-    def _reply(self, operation: str, kwargs: Mapping[str, Any]) -> GatewayAnswer:
+    def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
         self.clock[0] += CALL_SECONDS
         reply = self.script.pop(0) if self.script else ("lost", True)
-        self.calls.append((operation, kwargs, reply))
+        self.calls.append((operation.name, {"biz": biz}, reply))
         if reply[0] == "lost":
-            raise OutcomeUnknown(f"{operation}: lost", delivered=reply[1])
-        biz = {} if reply[2] is None else {"status": reply[2], "transactionId": "T1"}
-        return GatewayAnswer.from_parts(reply[1], "scripted", biz, 200)
+            raise OutcomeUnknown(f"{operation.name}: lost", delivered=reply[1])
+        _, code, status, honest = reply
+        answer: dict[str, Any] = {"merchantTransactionId": "order-1", "currency": "CNY"}
+        answer["amount"] = Decimal("9.99") if honest else Decimal("1.00")
+        if operation.name == "unified_pay":
+            answer["requestId"] = biz["requestId"]
+        if status is not None:
+            answer.update(status=status, transactionId="T1")
+        return GatewayAnswer.from_parts(code, "scripted", answer, 200)
 
-    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
-        return self._reply("unified_pay", {"biz": biz})
 
-    def query(self, **kwargs: Any) -> GatewayAnswer:
-        return self._reply("query", kwargs)
-
-    def void(self, **kwargs: Any) -> GatewayAnswer:
-        return self._reply("void", kwargs)
+def _trusted(reply: tuple[Any, ...]) -> bool:
+    """A signed reply that matches the request: honest, and its code does not contradict its status."""
+    if reply[0] != "answer" or not reply[3]:
+        return False
+    _, code, status, _ = reply
+    if status == "SUCCESS" and code not in ("000000", "001000"):
+        return False
+    return not (code == "000000" and status not in (None, "SUCCESS"))
 
 
 def _says(operation: str, reply: tuple[Any, ...], status: str) -> bool:
-    """Did this verified reply establish ``status`` for the payment?"""
-    if reply[0] != "answer" or operation == "void":
+    """Did this verified, trustworthy reply establish ``status`` for the payment?"""
+    if not _trusted(reply):
         return False
-    _, code, biz_status = reply
+    _, code, biz_status, _ = reply
     if biz_status in {s.value for s in PaymentStatus}:  # a status paycode does not know counts as none
         return bool(biz_status == status)
     if operation != "unified_pay":
@@ -89,14 +101,19 @@ def test_pay_flow_never_decides_without_a_verified_answer(
     clock = [0.0]
     client = Scripted(script, clock)
 
-    def sleep(seconds: float) -> None:
+    def sleep(seconds: float, order_id: str | None) -> bool:
         assert seconds >= 0
         clock[0] += seconds
+        return False
 
     with tempfile.TemporaryDirectory(dir=MEMORY) as folder, Journal(Path(folder) / "j.sqlite3") as journal:
         events: list[tuple[str, str | None]] = []
         ctx = FlowContext(
-            journal=journal, emit=lambda kind, order=None, **data: events.append((kind, order)), clock=lambda: clock[0]
+            journal=journal,
+            emit=lambda kind, order=None, **data: events.append((kind, order)),
+            clock=lambda: clock[0],
+            wall=lambda: clock[0],
+            close_grace=CLOSE_GRACE,
         )
         request = PaymentRequest(
             money=Money("9.99", "CNY"),
@@ -119,7 +136,8 @@ def test_pay_flow_never_decides_without_a_verified_answer(
         assert any(_says(op, reply, "SUCCESS") for op, _, reply in calls)
     if payment.status is PaymentStatus.CLOSED:
         assert any(_says(op, reply, "CLOSED") for op, _, reply in calls)
-    last_query_not_found = calls[-1][0] == "query" and calls[-1][2][:2] == ("answer", "107001")
+    queries = [reply for op, _, reply in calls if op == "query"]
+    last_query_not_found = bool(queries) and queries[-1][:2] == ("answer", "107001")
     if payment.status is PaymentStatus.FAILED:
         first_pay_never_left = calls[0][2] == ("lost", False) and len(calls) == 1
         said_failed = any(_says(op, reply, "FAILED") for op, _, reply in calls)
@@ -130,15 +148,16 @@ def test_pay_flow_never_decides_without_a_verified_answer(
     if verdict == "unresolved":
         assert record.abandoned
 
-    # every pay is the very same request; re-sends are bounded
+    # every pay is the very same request, closing at the end of the deadline; re-sends are bounded; never a void
     pays = [kwargs["biz"] for op, kwargs, _ in calls if op == "unified_pay"]
     assert 1 <= len(pays) <= 1 + MAX_RESENDS and all(biz == pays[0] for biz in pays)
-    assert pays[0]["requestId"] == "rq-1"
+    assert pays[0]["requestId"] == "rq-1" and pays[0]["timeExpire"] == math.ceil(deadline)
+    assert {op for op, _, _ in calls} <= {"unified_pay", "query"}
 
     # the journal saw every call before it was made, and its outcome after
     assert sum(a.sends for a in attempts) == len(calls)
     assert all(a.outcome != "pending" for a in attempts)
 
-    # bounded: never much past the deadline
-    assert clock[0] <= deadline + interval + CALL_SECONDS * (3 + MAX_RESENDS) + 1e-9
+    # bounded: never much past the deadline (or, once the gateway said PROCESSING, past timeExpire + the grace)
+    assert clock[0] <= math.ceil(deadline) + CLOSE_GRACE + interval + CALL_SECONDS * (3 + MAX_RESENDS) + 1e-9
     assert ("payment.request", "order-1") in events
