@@ -378,6 +378,8 @@ class Payment:
     transaction_id: str | None = None
     refunded: Decimal = Decimal(0)
     history: list[Transition] = attrs.field(factory=list)
+    #: why the journal lacks this payment's outcome (it could not be written); "" when it is recorded
+    unrecorded: str = ""
 
     def move(self, status: PaymentStatus, note: str = "") -> None:
         self.status = status

@@ -44,6 +44,7 @@ ENV: dict[str, str] = {
     "notification_url": "PAYCODE_NOTIFICATION_URL",
     "poll_interval": "PAYCODE_POLL_INTERVAL",
     "deadline": "PAYCODE_DEADLINE",
+    "close_grace": "PAYCODE_CLOSE_GRACE",
     "connect_timeout": "PAYCODE_CONNECT_TIMEOUT",
     "read_timeout": "PAYCODE_READ_TIMEOUT",
     "repeat_window": "PAYCODE_REPEAT_WINDOW",
@@ -55,7 +56,7 @@ ENV: dict[str, str] = {
 }
 
 _LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins"}
-_FLOATS = {"poll_interval", "deadline", "connect_timeout", "read_timeout", "repeat_window"}
+_FLOATS = {"poll_interval", "deadline", "close_grace", "connect_timeout", "read_timeout", "repeat_window"}
 
 
 def _default_journal() -> str:
@@ -114,6 +115,7 @@ class Settings:
     notification_url: str | None = None
     poll_interval: float | None = None
     deadline: float | None = None
+    close_grace: float = 10.0
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     repeat_window: float = 1.5
