@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from ..hookspecs import hookimpl
 from ..models import Event
+from ._args import seconds as seconds  # its home is paycode.cli._args; importable here too
 
 __all__ = ["EXIT_STATUS", "StepPrinter", "describe", "payment_json", "seconds"]
 
@@ -133,19 +134,6 @@ class StepPrinter:
 
 #: exit status of ``paycode pay`` by outcome
 EXIT_STATUS = {"paid": 0, "not_paid": 1, "unresolved": 3}
-
-
-def seconds(text: str) -> float:
-    """argparse type: a positive, finite number of seconds."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
-    return value
 
 
 def payment_json(payment: Any, result: str) -> dict[str, Any]:

@@ -9,20 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._args import positive_int
+
 if TYPE_CHECKING:
     from ..journal import JournalBackend, OrderRecord
 
 HELP = "show the payment journal: orders, their history, or a CSV export for reconciliation"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of orders, 1 or more")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--csv", metavar="FILE", help="write every order as CSV to FILE ('-' for standard output) and stop"
     )
     parser.add_argument("--order", metavar="ID", help="one order with its transitions, attempts and refunds")
-    parser.add_argument("--limit", metavar="N", type=_positive_int, help="only the N newest orders")
+    parser.add_argument("--limit", metavar="N", type=positive_int("orders"), help="only the N newest orders")
     parser.add_argument("--unresolved", action="store_true", help="only orders recovery still has to settle")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._steps import seconds
+from ._args import seconds
 
 HELP = "charge one payment code; exit 0 paid, 1 not paid, 3 outcome unresolved (journaled for recovery)"
 

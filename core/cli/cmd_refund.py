@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._steps import seconds
+from ._args import seconds
 
 HELP = "refund part or all of a paid order; exit 0 refunded, 1 refused, 3 outcome pending (journaled)"
 

@@ -9,26 +9,16 @@ import time
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ._steps import seconds
+from ._args import positive_int, seconds
 
 HELP = "read scans from a scanner and print them (codes masked); exit 1 when none comes in time"
 
 _REPORTED = ("scanner.gone", "scanner.error", "scanner.reopened")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scanner", metavar="URL", help="scanner URL (default: setting scanner / PAYCODE_SCANNER)")
-    parser.add_argument("--count", type=_positive_int, metavar="N", help="stop after N scans (default: no limit)")
+    parser.add_argument("--count", type=positive_int(), metavar="N", help="stop after N scans (default: no limit)")
     parser.add_argument(
         "--timeout", type=seconds, metavar="S", help="give up when no scan comes for S seconds (exit 1)"
     )
