@@ -53,6 +53,7 @@ ENV: dict[str, str] = {
     "plugins": "PAYCODE_PLUGINS",
     "disable_plugins": "PAYCODE_DISABLE_PLUGINS",
     "lane": "PAYCODE_LANE",
+    "wake": "PAYCODE_WAKE",
 }
 
 _LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins"}
@@ -124,6 +125,8 @@ class Settings:
     plugins: tuple[str, ...] | None = None
     disable_plugins: tuple[str, ...] = ()
     lane: str = "lane-1"
+    #: wake a lane waiting on an order when news of it arrives (auto) or only poll (off); paycode.wake
+    wake: str = "auto"
 
     @classmethod
     def load(
@@ -214,6 +217,8 @@ def _convert(name: str, value: Any) -> Any:
         raise ConfigError(f"setting {name} must be text, not {value!r}")
     if name == "late_success" and value not in ("refund", "report"):
         raise ConfigError(f"setting late_success={value!r}; accepted: refund, report")
+    if name == "wake" and value not in ("auto", "off"):
+        raise ConfigError(f"setting wake={value!r}; accepted: auto (notifications wake the waiting lane), off")
     if name == "order_terminal" and value not in ("01", "02", "03", "04"):
         raise ConfigError(f"setting order_terminal={value!r}; accepted: 01 mobile, 02 PC, 03 iOS, 04 Android")
     return value

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "refund": "paycode.cli.cmd_refund",
     "history": "paycode.cli.cmd_history",
     "recover": "paycode.cli.cmd_recover",
+    "journal": "paycode.cli.cmd_journal",
     "sandbox": "paycode.cli.cmd_sandbox",
     "notifications": "paycode.cli.cmd_notifications",
     "demo": "paycode.cli.cmd_demo",

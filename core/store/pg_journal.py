@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["CHANNEL", "CLAIM_CLASS", "PostgresJournal"]
+__all__ = ["CHANNEL", "CLAIM_CLASS", "PostgresJournal", "database_error"]
 
 #: the LISTEN/NOTIFY channel on which final states of orders are announced (payload: the order id)
 CHANNEL = "paycode_orders"
@@ -70,6 +70,15 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0].strip()
+
+
+def database_error(dsn: Dsn, exc: BaseException) -> JournalError:
+    """A JournalError for a psycopg or pool failure: the database named without its password; a connection
+    that could not be made or was lost reads ``PostgreSQL at host:port is unreachable: …``."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate is None or sqlstate.startswith(("08", "57P")):
+        return JournalError(f"PostgreSQL at {dsn.where} is unreachable: {_first_line(exc)}")
+    return JournalError(f"journal {dsn}: {_first_line(exc)}")
 
 
 class PostgresJournal:
@@ -134,12 +143,7 @@ class PostgresJournal:
     # -- plumbing --------------------------------------------------------------------
 
     def _error(self, exc: BaseException) -> JournalError:
-        """A JournalError for a psycopg or pool failure: the database named without its password."""
-        sqlstate = getattr(exc, "sqlstate", None)
-        conn_gone = sqlstate is None or sqlstate.startswith(("08", "57P"))
-        if conn_gone:
-            return JournalError(f"PostgreSQL at {self.dsn.where} is unreachable: {_first_line(exc)}")
-        return JournalError(f"journal {self.dsn}: {_first_line(exc)}")
+        return database_error(self.dsn, exc)
 
     def _check_open(self) -> None:
         if self._closed:
