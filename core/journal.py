@@ -20,6 +20,7 @@ Tables (docs/journal.md has the columns): ``orders`` (one row per order),
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import re
 import sqlite3
@@ -52,6 +53,7 @@ __all__ = [
     "journal_file",
     "journal_label",
     "open_journal",
+    "retry_write",
 ]
 
 #: what an attempt may be
@@ -355,6 +357,8 @@ def _text(name: str, value: object, *, limit: int = 256) -> str:
         raise JournalError(f"{name} must be non-empty text, not {value!r}")
     if len(value) > limit:
         raise JournalError(f"{name} is {len(value)} characters long; at most {limit} are stored")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise JournalError(f"{name} {value!r} holds a control character")
     return value
 
 
@@ -505,6 +509,52 @@ def journal_file(setting: str | os.PathLike[str]) -> Path | None:
     raise ConfigError(f"journal setting with scheme {scheme}: is not a journal paycode can use; {_ACCEPTED}")
 
 
+#: JournalError reasons after which a write is not retried: the file is gone, or is not a journal
+_FINAL_REASONS = frozenset({"removed", "damaged"})
+
+
+def retry_write(
+    journal: JournalBackend,
+    write: Callable[[], T],
+    *,
+    attempts: int = 3,
+    delay: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_failure: Callable[[JournalError, int], None] | None = None,
+) -> T:
+    """Run ``write`` (one journal write, or a :meth:`~JournalBackend.batch` of them) until it succeeds,
+    at most ``attempts`` times, reopening the journal and waiting ``delay`` seconds between tries.
+
+    For the flow after a request has left: a lock that is released, space that is freed or a
+    mount made writable again lets the record be made. A journal whose file was removed, or that
+    is damaged, is not retried. ``on_failure(error, attempt)`` is told of each failed try (to
+    show "journal full, retrying"). Raises the last JournalError when every try failed.
+
+    A write that failed may still have been made (a commit whose answer was lost), so ``write``
+    should be safe to repeat: the journal's own writes are idempotent where the flow repeats
+    them (set_state, end_attempt, settle_attempts), and begin_order says "already in the journal".
+    """
+    if attempts < 1:
+        raise JournalError(f"retry_write needs at least one attempt, not {attempts}")
+    attempt = 1
+    while True:
+        try:
+            return write()
+        except JournalError as exc:
+            if on_failure is not None:
+                on_failure(exc, attempt)
+            if attempt >= attempts or exc.context.get("reason") in _FINAL_REASONS:
+                raise
+        attempt += 1
+        sleep(delay)
+        try:
+            journal.reopen()
+        except JournalError as exc:
+            if exc.context.get("reason") in _FINAL_REASONS:
+                raise
+            # still failing to open: the next try says why, or the last one raises
+
+
 def journal_label(setting: str | os.PathLike[str]) -> str:
     """A journal setting as it may be shown: the path, or the URL with any password masked."""
     text = os.fspath(setting)
@@ -545,6 +595,44 @@ def open_journal(setting: str | os.PathLike[str], **kw: Any) -> JournalBackend:
 # ---------------------------------------------------------------------------- the journal
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction; nothing when SQLite already rolled it back."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the error that made the transaction fail is the one worth reporting
+
+
+def _make_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents owner-only (mode 700), as the docs promise."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another lane
+        path.chmod(0o700)  # mkdir's mode is reduced by the umask; 700 is the most it may be anyway
+
+
+def _owner_only(path: Path) -> None:
+    """Make an existing journal file (or its -wal/-shm file) readable and writable by its owner only."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return
+    if stat.st_mode & 0o077:
+        try:
+            os.chmod(path, 0o600)
+        except OSError:
+            pass  # another user's file, or a read-only mount: the write that follows says so
+
+
 class Journal:
     """The payment journal in one SQLite file (created, with its folders, when missing).
 
@@ -560,25 +648,31 @@ class Journal:
         self._lock = threading.RLock()
         self._closed = False
         self._batch_depth = 0  # > 0 inside batch(): writes join its transaction
+        self._timeout = timeout
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _make_folders(self.path.parent)
             if not self.path.exists():
                 # create the file owner-only before SQLite opens it (the -wal/-shm files inherit the mode)
                 fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
                 os.close(fd)
         except OSError as exc:
-            raise JournalError(f"journal {str(self.path)!r} cannot be created: {exc.strerror}") from None
-        self._timeout = timeout
+            raise self._os_failure(exc, "cannot be created") from None
+        _owner_only(self.path)
         self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise JournalError(f"journal {str(self.path)!r} cannot be opened: {exc}") from None
-        self._db = db
+            raise self._failure(exc, "cannot be opened") from None
         try:
-            self._setup(self._timeout)
+            stat = os.stat(self.path)
+            self._setup(db)
+            self._identity = (stat.st_dev, stat.st_ino)
+        except OSError as exc:
+            db.close()
+            raise self._os_failure(exc, "cannot be opened") from None
         except JournalError:
             db.close()
             raise
@@ -587,28 +681,26 @@ class Journal:
     def reopen(self) -> None:
         """Open the file again after a failure (a lock released, space freed, a mount made writable).
 
-        The flow calls it before retrying a write that failed. A journal whose file was removed
-        is not re-created (that would lose what it held): JournalError says it was removed.
+        The flow calls it before retrying a write that failed (see :func:`retry_write`). A journal
+        whose file was removed is not re-created (that would lose what it held): JournalError says
+        it was removed.
         """
         with self._lock:
             if self._closed:
                 raise JournalError(f"journal {str(self.path)!r} is closed")
             if self._batch_depth:
                 raise JournalError(f"journal {str(self.path)!r} cannot be reopened inside a batch")
-            if not self.path.exists():
-                raise JournalError(
-                    f"journal {str(self.path)!r} was removed while in use; what it held is lost unless the file "
-                    "is restored (recover it from a backup before paying again)"
-                )
+            self._check_file()
+            db = self._connect()  # the old connection stays until a new one works
             try:
                 self._db.close()
             except sqlite3.Error:
                 pass
-            self._db = self._connect()
+            self._db = db
 
-    def _setup(self, timeout: float) -> None:
-        def setup(db: sqlite3.Connection) -> None:
-            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    def _setup(self, db: sqlite3.Connection) -> None:
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"journal {str(self.path)!r} cannot use write-ahead logging (mode {mode})")
@@ -632,22 +724,111 @@ class Journal:
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     db.execute("COMMIT")
                 except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
+                    _rollback(db)
                     raise
-
-        self._run(setup)
+            for suffix in ("-wal", "-shm"):
+                _owner_only(self.path.with_name(self.path.name + suffix))
+        except sqlite3.Error as exc:
+            raise self._failure(exc, "cannot be opened") from None
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _failure(self, exc: sqlite3.Error, doing: str = "cannot be written") -> JournalError:
+        """The JournalError for a failure of SQLite, saying what happened in words a cashier's supervisor can act on.
+
+        ``context["reason"]`` is one of ``locked``, ``full``, ``read-only``, ``removed``, ``io``, ``damaged``,
+        ``other``; all but ``removed`` and ``damaged`` may pass, so a write may be retried after :meth:`reopen`.
+        """
+        where = f"journal {str(self.path)!r}"
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        text = str(exc)
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
+            return JournalError(
+                f"{where} is locked by another process: waited {self._timeout:g} s for it to finish writing "
+                f"({doing}: {text}); another paycode, or a tool holding the file open, keeps it locked",
+                reason="locked",
+            )
+        if not self._file_present():
+            return self._removed()
+        if primary == sqlite3.SQLITE_FULL or "disk is full" in text:
+            return JournalError(
+                f"{where} {doing}: database or disk is full (free space on the disk that holds it)", reason="full"
+            )
+        read_only = self._read_only_hint()
+        if read_only or primary == sqlite3.SQLITE_READONLY or "readonly" in text:
+            hint = read_only or (
+                "paycode needs to write the file, its -wal and -shm files and its folder; check their owner and "
+                "permissions, and that the disk is not mounted read-only"
+            )
+            return JournalError(f"{where} is read-only: {hint} ({doing}: {text})", reason="read-only")
+        if primary == sqlite3.SQLITE_IOERR or "disk I/O error" in text:
+            return JournalError(
+                f"{where} {doing}: disk I/O error ({text}); the disk may be failing or full", reason="io"
+            )
+        if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT) or "not a database" in text:
+            return JournalError(f"{where} {doing}: the file is not a database or is damaged ({text})", reason="damaged")
+        if primary == sqlite3.SQLITE_CANTOPEN:
+            return JournalError(
+                f"{where} {doing}: {text} (its folder must exist and be writable, for the -wal and -shm files)",
+                reason="read-only",
+            )
+        return JournalError(f"{where} {doing}: {text}", reason="other")
+
+    def _os_failure(self, exc: OSError, doing: str) -> JournalError:
+        where = f"journal {str(self.path)!r}"
+        if exc.errno == errno.ENOSPC:
+            return JournalError(f"{where} {doing}: database or disk is full (no space left on device)", reason="full")
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            hint = self._read_only_hint() or f"{exc.strerror}"
+            return JournalError(f"{where} is read-only: {hint} ({doing}: {exc.strerror})", reason="read-only")
+        return JournalError(f"{where} {doing}: {exc.strerror or exc}", reason="other")
+
+    def _read_only_hint(self) -> str:
+        """Why the file cannot be written, when that can be seen: a read-only mount or missing permission."""
+        folder = self.path.parent
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        try:
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return f"the file system holding {str(folder)!r} is mounted read-only"
+        except (OSError, AttributeError):
+            pass
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return "the file is not writable by this user"
+        if not os.access(folder, os.W_OK):
+            return (
+                f"its folder {str(folder)!r} is not writable by this user (SQLite makes its -wal and -shm files there)"
+            )
+        return ""
+
+    def _file_present(self) -> bool:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False
+        return self._identity is None or (stat.st_dev, stat.st_ino) == self._identity
+
+    def _removed(self) -> JournalError:
+        return JournalError(
+            f"journal {str(self.path)!r} was removed (or replaced by another file) while in use; nothing more is "
+            "written to it: restore the file (or its folder) from a backup, then run paycode recover",
+            reason="removed",
+        )
+
+    def _check_file(self) -> None:
+        """Refuse to write into a file that was removed or replaced: SQLite would write on into the lost inode."""
+        if not self._file_present():
+            raise self._removed()
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T], doing: str = "cannot be read") -> T:
         with self._lock:
             if self._closed:
                 raise JournalError(f"journal {str(self.path)!r} is closed")
             try:
                 return fn(self._db)
             except sqlite3.Error as exc:
-                raise JournalError(f"journal {str(self.path)!r}: {exc}") from None
+                raise self._failure(exc, doing) from None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -669,6 +850,8 @@ class Journal:
         """One write transaction: BEGIN IMMEDIATE (waits for other writers), COMMIT on success.
 
         Inside :meth:`batch` (same thread: the lock is re-entrant) it joins the batch's transaction.
+        A failed transaction is rolled back only if SQLite has not already done so (on a full disk
+        or an I/O error it has): a second ROLLBACK would hide the real error.
         """
         with self._lock:
             if self._closed:
@@ -678,25 +861,23 @@ class Journal:
                 try:
                     yield db
                 except sqlite3.Error as exc:
-                    raise JournalError(f"journal {str(self.path)!r} cannot be written: {exc}") from None
+                    raise self._failure(exc) from None
                 return
+            self._check_file()
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise JournalError(f"journal {str(self.path)!r} cannot be written: {exc}") from None
+                _rollback(db)
+                raise self._failure(exc) from None
             try:
                 yield db
-            except sqlite3.Error as exc:
-                db.execute("ROLLBACK")
-                raise JournalError(f"journal {str(self.path)!r} cannot be written: {exc}") from None
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
-                db.execute("ROLLBACK")
-                raise JournalError(f"journal {str(self.path)!r} cannot be written: {exc}") from None
+                _rollback(db)
+                raise self._failure(exc) from None
+            except BaseException:
+                _rollback(db)
+                raise
 
     @staticmethod
     def _require_order(db: sqlite3.Connection, order_id: str) -> tuple[Any, ...]:
