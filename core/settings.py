@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,18 @@ ENV: dict[str, str] = {
 
 _LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins"}
 _FLOATS = {"poll_interval", "deadline", "close_grace", "connect_timeout", "read_timeout", "repeat_window"}
+
+
+def _check_lane(instance: object, attribute: object, value: object) -> None:
+    """A lane name is written to the journal and to every log line: 1-64 printable characters, no control ones."""
+    accepted = "a lane name is 1 to 64 printable characters, such as lane-1 or front-2"
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"setting lane={value!r} is empty; {accepted}")
+    if len(value) > 64:
+        raise ConfigError(f"setting lane is {len(value)} characters long; {accepted}")
+    bad = [ch for ch in value if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")]
+    if bad:
+        raise ConfigError(f"setting lane={value!r} holds a control character ({bad[0]!r}); {accepted}")
 
 
 def _default_journal() -> str:
@@ -124,7 +137,7 @@ class Settings:
     late_success: str = "refund"
     plugins: tuple[str, ...] | None = None
     disable_plugins: tuple[str, ...] = ()
-    lane: str = "lane-1"
+    lane: str = attrs.field(default="lane-1", validator=_check_lane)
     #: wake a lane waiting on an order when news of it arrives (auto) or only poll (off); paycode.wake
     wake: str = "auto"
 
