@@ -12,6 +12,7 @@ registers the whole scheme family (docs/tutorial-scanner.md).
 from __future__ import annotations
 
 from ._devices import describe_port, list_devices
+from ._feedback import FEEDBACK_PARAMS, feedback_commands
 from ._frames import Decoder, Frame, FrameError, describe_byte, first_unprintable
 from ._framing import FRAMING_PARAMS, SUFFIXES, FrameDecoder, Framing
 from ._line import LINE_PARAMS, TRANSPORTS, LineSettings, port_for_url
@@ -21,6 +22,7 @@ from ._scanner import SerialScanner
 __version__ = "0.1.0"
 
 __all__ = [
+    "FEEDBACK_PARAMS",
     "FRAMING_PARAMS",
     "LINE_PARAMS",
     "SUFFIXES",
@@ -34,6 +36,7 @@ __all__ = [
     "SerialScanner",
     "describe_byte",
     "describe_port",
+    "feedback_commands",
     "first_unprintable",
     "list_devices",
     "port_for_url",

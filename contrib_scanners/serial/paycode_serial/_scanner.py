@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 import time
 from collections import deque
 from types import TracebackType
@@ -13,8 +14,9 @@ from typing import Any
 import serial
 from paycode.errors import ScannerConfigError, ScannerError, ScannerGone
 from paycode.models import Scan
-from paycode.scanning import ScannerURL
+from paycode.scanning import Feedback, ScannerURL
 
+from ._feedback import feedback_commands
 from ._frames import Decoder, Frame, FrameError
 from ._framing import FrameDecoder, Framing
 from ._line import LineSettings, port_for_url
@@ -38,6 +40,10 @@ class SerialScanner:
     Implements :class:`paycode.scanning.Scanner`: a vanished port raises
     :class:`~paycode.errors.ScannerGone`, discarded input a plain
     :class:`~paycode.errors.ScannerError`; frames decoded before either are delivered first.
+
+    It has the feedback capability (:class:`paycode.scanning.FeedbackScanner`): the URL's
+    ``good``, ``bad``, ``beep``, ``led_on``, ``led_off`` and ``trigger`` parameters give the
+    vendor's command bytes, written to the port when the lane signals that kind.
     """
 
     def __init__(
@@ -59,6 +65,8 @@ class SerialScanner:
         self._poll = poll
         self._port: Any = None
         self._ready: deque[Frame | FrameError] = deque()
+        self.commands: dict[Feedback, bytes] = feedback_commands(self.url)
+        self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SerialScanner({self.url.raw!r})"
@@ -110,6 +118,27 @@ class SerialScanner:
             chunk = self._read_chunk()
             if chunk:
                 self._ready.extend(self.decoder.feed(chunk, time.monotonic()))
+
+    # -- the feedback capability -----------------------------------------------------
+
+    @property
+    def feedback_kinds(self) -> frozenset[Feedback]:
+        """The kinds the URL gives a command for."""
+        return frozenset(self.commands)
+
+    def feedback(self, kind: Feedback) -> bool:
+        """Write the command of ``kind``; False when there is none, the port is closed or the write fails."""
+        command = self.commands.get(kind)
+        port = self._port
+        if command is None or port is None:
+            return False
+        with self._write_lock:
+            try:
+                port.write(command)
+                port.flush()
+            except (serial.SerialException, OSError, ValueError):
+                return False  # gone: the reader notices and reports it
+        return True
 
     def close(self) -> None:
         port, self._port = self._port, None

@@ -9,6 +9,7 @@
         scanner.open()
         fake.write(b"130000000000000001\\r")       # what the scanner would send
         scan = scanner.read(timeout=2.0)
+        fake.sent(2)                                # what the host wrote to the scanner (feedback)
 
 When the reader is another process (``paycode scan`` in a subprocess), ``arm()`` before
 starting it and ``wait_opened()`` after: writes made before the reader opened the port
@@ -47,6 +48,21 @@ class PtyScanner:
         view = memoryview(data)
         while view:
             view = view[os.write(self._master, view) :]
+
+    def sent(self, size: int, timeout: float = 5.0) -> bytes:
+        """The next ``size`` bytes the host wrote to the port (feedback commands), or fewer at ``timeout``."""
+        import select
+
+        data = b""
+        deadline = time.monotonic() + timeout
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select([self._master], [], [], remaining)
+            if ready:
+                data += os.read(self._master, size - len(data))
+        return data
 
     def waiting(self) -> int:
         """Bytes written here that no reader has taken (or discarded) yet."""
