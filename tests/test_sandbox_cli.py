@@ -18,7 +18,7 @@ import httpx
 import pytest
 from paycode.cli import main
 from paycode.host import PluginHost
-from paycode.sandbox import SCENARIOS, Credentials
+from paycode.sandbox import ALL_SCENARIOS, Credentials
 from paycode.sandbox.caller import V4Caller
 from paycode.settings import Settings
 
@@ -116,7 +116,7 @@ def test_list_codes_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "--list-codes", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     host = PluginHost(Settings.load())
-    assert len(rows) == len(host.wallets) * len(SCENARIOS)
+    assert len(rows) == len(host.wallets) * len(ALL_SCENARIOS)
     for row in rows:
         assert set(row) == {"scenario", "wallet", "code"}
         currency = sorted(host.wallets[row["wallet"]].currencies)[0]

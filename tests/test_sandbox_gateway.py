@@ -14,7 +14,7 @@ import pytest
 from paycode.errors import ConfigError
 from paycode.models import CodePattern, PollingPolicy, WalletType
 from paycode.plugins.signers import MD5
-from paycode.sandbox import SCENARIOS, Credentials, SandboxServer, scenario_for
+from paycode.sandbox import ALL_SCENARIOS, RESULT_SCENARIOS, Credentials, SandboxServer, scenario_for
 from paycode.sandbox.caller import V4Answer, V4Caller
 
 WECHAT = WalletType(
@@ -138,9 +138,91 @@ def test_a_code_ending_outside_the_table_succeeds(caller: V4Caller) -> None:
     assert scenario_for("0999").name == "success"
 
 
+FAMILY_EFFECT = {"1": "refused", "2": "declined", "3": "declined", "4": "declined", "5": "unknown_paid"}
+
+
+def test_every_result_code_family_of_the_docs_has_a_scenario() -> None:
+    families = ["101", "102", "103000", "104000", "105000", "106", "107000", "107001", "108", "109"]
+    families += ["2", "3", "4", "5", "600002"]
+    for family in families:
+        assert any(s.result_code and s.result_code.startswith(family) for s in RESULT_SCENARIOS), family
+    for scenario in RESULT_SCENARIOS:
+        assert scenario.result_code is not None and scenario.ending == "9" + scenario.result_code
+        expected = "unknown_open" if scenario.result_code == "600002" else FAMILY_EFFECT[scenario.result_code[0]]
+        assert scenario.effect == expected, scenario.name
+        assert scenario_for("13000000000" + scenario.ending) is scenario
+    assert scenario_for("134567890123456789").name == "success"  # a 9 seven digits from the end is not enough
+    assert scenario_for("130000000008301002").name == "decline"  # 8 + a code: the three-digit table
+
+
+@pytest.mark.parametrize("scenario", RESULT_SCENARIOS, ids=lambda s: s.name)
+def test_each_result_code_scenario(srv: SandboxServer, caller: V4Caller, scenario: Any) -> None:
+    scan = code(scenario.ending)
+    answer = answered(caller.call(PAY, pay_biz(scan)), scenario.result_code)
+    assert (answer.biz["requestId"], answer.biz["merchantTransactionId"]) == ("req-1", "order-1")
+    assert answer.biz["resultCode"] == scenario.result_code and answer.biz["amount"] == "12.500000"
+    assert scenario.description in answer.description
+    query = caller.call(QUERY, {"merchantTransactionId": "order-1"})
+    view = srv.order("order-1")
+    if scenario.effect == "refused":  # refused before execution: FAILED at once, nothing committed
+        assert answer.biz["status"] == "FAILED" and view is None
+        answered(query, "107001")
+    elif scenario.effect == "declined":
+        assert answer.biz["status"] == "FAILED" and view is not None and view.status == "FAILED"
+        assert answered(query, "001000", "FAILED").biz["resultCode"] == scenario.result_code
+        answered(caller.call(PAY, pay_biz(code("001"), request="req-2")), "000000", "SUCCESS")  # not final
+    elif scenario.effect == "unknown_paid":  # outcome unknown to the lane; the payment went through
+        assert "status" not in answer.biz and view is not None and view.charged == 1
+        answered(query, "001000", "SUCCESS")
+    else:  # unknown_open: outcome unknown; the order waits for its timeExpire
+        assert "status" not in answer.biz and view is not None and view.charged == 0
+        answered(query, "001000", "PROCESSING")
+    again = caller.call(PAY, pay_biz(scan))  # the same requestId: the same answer, never a second charge
+    assert again.code == scenario.result_code and srv.charges_for(scan) == (scenario.effect == "unknown_paid")
+
+
+def test_upstream_timeout_closes_at_time_expire(caller: V4Caller) -> None:
+    past = int(time.time()) - 1
+    answered(caller.call(PAY, pay_biz(code("9600002"), timeExpire=past)), "600002")
+    answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "CLOSED")
+
+
+def test_late_success_pays_when_the_shopper_confirms_before_time_expire(srv: SandboxServer, caller: V4Caller) -> None:
+    srv.password_seconds = 0.3
+    expire = int(time.time()) + 30
+    answered(caller.call(PAY, pay_biz(code("007"), timeExpire=expire)), "002000", "PROCESSING")
+    answered(caller.call(PAY, pay_biz(code("007"), "order-2", "req-2", timeExpire=int(time.time()))), "002000")
+    answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "PROCESSING")
+    deadline = time.monotonic() + 5
+    while (view := srv.order("order-1")) and view.status == "PROCESSING" and time.monotonic() < deadline:
+        time.sleep(0.05)  # paid by the housekeeping pass, without a query
+    assert view is not None and view.status == "SUCCESS" and view.charged == 1
+    answered(caller.call(QUERY, {"merchantTransactionId": "order-1"}), "001000", "SUCCESS")
+    time.sleep(0.35)  # order-2's confirmation time has come too, but after its timeExpire: it stays closed
+    answered(caller.call(QUERY, {"merchantTransactionId": "order-2"}), "001000", "CLOSED")
+    assert srv.charges_for(code("007")) == 1
+
+
+def test_a_success_due_before_time_expire_wins_when_looked_at_later() -> None:
+    """The ledger settles a late_success order by the times, not by when it is looked at."""
+    from paycode.sandbox.ledger import Ledger
+    from paycode.sandbox.validation import parse_pay
+
+    now = [1000.0]
+    ledger = Ledger(notify=lambda notice: None, password_seconds=2.0, clock=lambda: now[0])
+    creds = Credentials.generate()
+    ledger.add_merchant(creds)
+    wallets = {WECHAT.name: WECHAT}
+    ledger.pay(creds.acc_id, parse_pay(pay_biz(code("007"), timeExpire=1003), wallets), "SHA256")
+    ledger.pay(creds.acc_id, parse_pay(pay_biz(code("007"), "order-2", "req-2", timeExpire=1001), wallets), "SHA256")
+    now[0] = 1010.0  # first look long after both: order-1 was confirmed at 1002 (before 1003), order-2 at 1002 (late)
+    assert ledger.sweep() == 2
+    assert {o.merchant_transaction_id: o.status for o in ledger.orders()} == {"order-1": "SUCCESS", "order-2": "CLOSED"}
+
+
 def test_scenarios_list_every_wallet_and_scenario(srv: SandboxServer) -> None:
     rows = srv.scenarios()
-    assert len(rows) == 2 * len(SCENARIOS)
+    assert len(rows) == 2 * len(ALL_SCENARIOS)
     for row in rows:
         wallet = srv.wallets[row["wallet"]]
         assert wallet.accepts(row["code"])

@@ -13,7 +13,7 @@ from paycode.bizcontent import serialise
 from paycode.errors import GatewayRejected
 from paycode.models import CodePattern, PollingPolicy, WalletType
 from paycode.plugins.signers import SHA256
-from paycode.sandbox import Credentials, default_signers
+from paycode.sandbox import RESULT_SCENARIOS, Credentials, default_signers
 from paycode.sandbox.dispatch import V4_PATHS, Dispatcher
 from paycode.sandbox.ledger import Ledger
 from paycode.sandbox.validation import (
@@ -192,4 +192,5 @@ def test_signed_requests_with_any_bizcontent_get_a_signed_answer(path: str, biz:
         "107001",
         "301002",
         "500000",
+        *(s.result_code for s in RESULT_SCENARIOS),
     }

@@ -50,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long the slow_commit scenario holds its answer (default 3)",
     )
     parser.add_argument(
+        "--password-seconds",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how long after the request the shopper of a late_success payment confirms (default 1)",
+    )
+    parser.add_argument(
         "--notify-schedule",
         metavar="S,S,…",
         help="retry delays in seconds after a failed "
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         client_id=args.client_id,
         salt=_salt(args),
         slow_seconds=_seconds("--slow-seconds", args.slow_seconds),
+        password_seconds=_seconds("--password-seconds", args.password_seconds),
         allow_remote=args.allow_remote,
     )
     stop = threading.Event()
@@ -188,9 +196,9 @@ def _print_codes(rows: list[dict[str, str]], *, as_json: bool) -> None:
     if not rows:
         print("no wallet plugins are installed: there are no test codes")
         return
-    from ..sandbox import SCENARIOS
+    from ..sandbox import ALL_SCENARIOS
 
-    behaviour = {s.name: s.behaviour for s in SCENARIOS}
+    behaviour = {s.name: s.behaviour for s in ALL_SCENARIOS}
     width = max(len(row["scenario"]) for row in rows)
     wallet_width = max(len(row["wallet"]) for row in rows)
     for row in rows:

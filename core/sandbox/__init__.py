@@ -19,10 +19,11 @@ from .dispatch import V4_PATHS
 from .faults import FAULTS, Faults, FaultSwitch, parse_fault
 from .ledger import Credentials, OrderView, RefundView
 from .notifier import NOTIFY_SCHEDULE, DeliveryView
-from .scenarios import SCENARIOS, Scenario, scenario_codes, scenario_for
+from .scenarios import ALL_SCENARIOS, RESULT_SCENARIOS, SCENARIOS, Scenario, scenario_codes, scenario_for
 from .server import SandboxServer, default_signers
 
 __all__ = [
+    "ALL_SCENARIOS",
     "FAULTS",
     "NOTIFY_SCHEDULE",
     "SCENARIOS",
@@ -32,6 +33,7 @@ __all__ = [
     "FaultSwitch",
     "Faults",
     "OrderView",
+    "RESULT_SCENARIOS",
     "RefundView",
     "SandboxServer",
     "Scenario",

@@ -175,6 +175,7 @@ class _Order:
     notification_url: str | None = None
     close_notification_url: str | None = None
     closes_at: float | None = None  # wall time a PROCESSING attempt is closed by the gateway
+    pays_at: float | None = None  # wall time the shopper confirms a late_success attempt
     queries_left: int | None = None  # queries still answered PROCESSING before SUCCESS; None: never succeeds
     queries: int = 0
     charged: int = 0
@@ -235,10 +236,12 @@ class Ledger:
         slow_seconds: float = 3.0,
         processing_queries: int = 2,
         auto_close_seconds: float = 180.0,
+        password_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._notify = notify
         self.slow_seconds = slow_seconds
+        self.password_seconds = password_seconds
         self.processing_queries = processing_queries
         self.auto_close_seconds = auto_close_seconds
         self._clock = clock
@@ -280,6 +283,8 @@ class Ledger:
                     {"requestId": req.request_id, "merchantTransactionId": req.merchant_transaction_id},
                     http_status=500,
                 )
+            if scenario.effect == "refused":
+                return self._scenario_answer(scenario, req, status="FAILED")
             order = merchant.orders.get(req.merchant_transaction_id)
             if order is not None:
                 refusal = self._refuse_new_attempt(merchant, order, req, now)
@@ -302,12 +307,36 @@ class Ledger:
             order.attempts.append(_Attempt(req.request_id, scenario, digest, PaymentStatus.INIT, fingerprint))
             merchant.by_request_id[req.request_id] = order
             self._start(merchant, order, req, now)
-            code, description = _STATUS_CODES[order.status]
-            answer = Answer(code, description, self._payment_biz(order, order.current))
+            if scenario.effect in ("unknown_paid", "unknown_open"):
+                answer = self._scenario_answer(scenario, req, status=None)
+            else:
+                code, description = _STATUS_CODES[order.status]
+                if scenario.result_code is not None:
+                    code, description = (
+                        scenario.result_code,
+                        f"{scenario.description} (sandbox scenario {scenario.name})",
+                    )
+                answer = Answer(code, description, self._payment_biz(order, order.current))
             order.current.answer = answer
             if scenario.name == "slow_commit":
                 return attrs.evolve(answer, hold=self.slow_seconds)
             return answer
+
+    @staticmethod
+    def _scenario_answer(scenario: Scenario, req: PayRequest, *, status: str | None) -> Answer:
+        """A result-code scenario's answer: the request's ids and money, ``status`` (None: left out)."""
+        assert scenario.result_code is not None
+        biz: dict[str, Any] = {
+            "merchantTransactionId": req.merchant_transaction_id,
+            "requestId": req.request_id,
+            "amount": _wire_amount(req.money.amount),
+            "currency": req.money.currency,
+        }
+        if status is not None:
+            biz["status"] = status
+        biz["resultCode"] = scenario.result_code
+        biz["resultDescription"] = scenario.description
+        return Answer(scenario.result_code, f"{scenario.description} (sandbox scenario {scenario.name})", biz)
 
     def _refuse_new_attempt(self, merchant: _Merchant, order: _Order, req: PayRequest, now: float) -> Answer | None:
         self._expire(merchant, order, now)
@@ -329,15 +358,17 @@ class Ledger:
         return None
 
     def _start(self, merchant: _Merchant, order: _Order, req: PayRequest, now: float) -> None:
-        name = order.current.scenario.name
-        if name in ("success", "slow_commit"):
+        scenario = order.current.scenario
+        name = scenario.name
+        if name in ("success", "slow_commit") or scenario.effect == "unknown_paid":
             self._succeed(merchant, order, now)
-        elif name == "decline":
+        elif name == "decline" or scenario.effect == "declined":
             order.move(PaymentStatus.FAILED, now)
             self._notify_payment(merchant, order)
-        else:  # password_then_success, password_timeout
+        else:  # password_then_success, password_timeout, late_success, unknown_open
             order.move(PaymentStatus.PROCESSING, now)
             order.queries_left = self.processing_queries if name == "password_then_success" else None
+            order.pays_at = now + self.password_seconds if name == "late_success" else None
             closes_at = now + self.auto_close_seconds
             order.closes_at = min(closes_at, req.time_expire) if req.time_expire else closes_at
 
@@ -354,14 +385,21 @@ class Ledger:
             self._post(merchant, order, order.close_notification_url, "RECHARGE", self._payment_biz(order))
 
     def _expire(self, merchant: _Merchant, order: _Order, now: float) -> bool:
-        """Close ``order`` if it is PROCESSING past its closing time (the gateway's own close)."""
-        if order.status is PaymentStatus.PROCESSING and order.closes_at is not None and now >= order.closes_at:
+        """Settle a PROCESSING ``order`` whose time has come: a confirmation due before its closing time pays it,
+        else past its closing time it is closed (the gateway's own close). True when it changed."""
+        if order.status is not PaymentStatus.PROCESSING:
+            return False
+        closes_at, pays_at = order.closes_at, order.pays_at
+        if pays_at is not None and now >= pays_at and (closes_at is None or pays_at < closes_at):
+            self._succeed(merchant, order, now)
+            return True
+        if closes_at is not None and now >= closes_at:
             self._close(merchant, order, now, "expired")
             return True
         return False
 
     def sweep(self) -> int:
-        """Close every PROCESSING order past its closing time; returns how many were closed."""
+        """Settle every PROCESSING order whose time has come (paid or closed); returns how many changed."""
         with self._lock:
             now = self._clock()
             return sum(self._expire(m, order, now) for m in self._merchants.values() for order in m.orders.values())
@@ -495,6 +533,8 @@ class Ledger:
         attempt = attempt or order.current
         status = attempt.status
         result_code, result_description = _STATUS_CODES.get(status, ("001000", status.value))
+        if status is PaymentStatus.FAILED and attempt.scenario.result_code is not None:
+            result_code, result_description = attempt.scenario.result_code, attempt.scenario.description
         return {
             "transactionId": order.transaction_id,
             "merchantTransactionId": order.merchant_transaction_id,

@@ -192,6 +192,7 @@ class SandboxServer:
         auto_close_seconds: float = 180.0,
         notify_timeout: float = 5.0,
         allow_remote: bool = False,
+        password_seconds: float = 1.0,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ConfigError(
@@ -214,6 +215,7 @@ class SandboxServer:
             slow_seconds=slow_seconds,
             processing_queries=processing_queries,
             auto_close_seconds=auto_close_seconds,
+            password_seconds=password_seconds,
         )
         self._ledger.add_merchant(self.credentials)
         self._dispatcher = Dispatcher(self._ledger, self.wallets, self.signers)
@@ -239,6 +241,15 @@ class SandboxServer:
     @slow_seconds.setter
     def slow_seconds(self, seconds: float) -> None:
         self._ledger.slow_seconds = seconds
+
+    @property
+    def password_seconds(self) -> float:
+        """How long after the request the shopper of a late_success payment confirms; settable at run time."""
+        return self._ledger.password_seconds
+
+    @password_seconds.setter
+    def password_seconds(self, seconds: float) -> None:
+        self._ledger.password_seconds = seconds
 
     def start(self) -> SandboxServer:
         """Bind, then serve in background threads; returns self."""
