@@ -128,6 +128,8 @@ def _what_decides(remaining: list[str], wallets: Mapping[str, WalletType], conte
             hints.append(f"give the sale currency (--currency {' or '.join(deciding)})")
     hints.append(f"enable only one of {_names(remaining)} (setting wallets / PAYCODE_WALLETS)")
     hints.append("name one first in prefer_wallets / PAYCODE_PREFER_WALLETS")
-    where = f" in {context.currency}" if context.currency else ""
-    verb = "both accept" if len(remaining) == 2 else "all accept"
-    return f"{_names(remaining)} {verb} this code{where}; to decide, " + ", or ".join(hints)
+    both = "both" if len(remaining) == 2 else "all"
+    where = ""
+    if context.currency:
+        where = f" in {context.currency} ({both} take {context.currency}, so the currency cannot decide)"
+    return f"{_names(remaining)} {both} accept this code{where}; to decide, " + ", or ".join(hints)

@@ -69,7 +69,8 @@ def test_ambiguous_even_with_a_currency_suggests_configuration() -> None:
     result = classify(ALIPAY, {**WALLETS, "AlipayCN-Twin": twin}, ClassifyContext(currency="CNY"))
     assert result.status == "ambiguous"
     assert result.reason.startswith(
-        "AlipayCN-Offline and AlipayCN-Twin both accept this code in CNY; to decide, enable"
+        "AlipayCN-Offline and AlipayCN-Twin both accept this code in CNY (both take CNY, so the currency cannot "
+        "decide); to decide, enable"
     )
     three = classify(ALIPAY, {**WALLETS, "AlipayCN-Twin": twin})
     assert three.reason.startswith("AlipayCN-Offline, AlipayHK-Offline and AlipayCN-Twin all accept this code")

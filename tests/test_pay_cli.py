@@ -97,7 +97,7 @@ def test_query_and_refund_refuse_the_embedded_sandbox(
     [
         (["--order", "o" * 65], {}, "at most 64"),
         (["--order", "a>b"], {}, "'<', '>'"),
-        (["--currency", "usd"], {}, "no installed wallet accepts USD"),
+        (["--currency", "eur"], {}, "no installed wallet accepts EUR"),
         (["--amount", "1.234"], {}, "more decimals"),
         ([], {"PAYCODE_GATEWAY": "mars"}, "not a site or URL"),
         ([], {"PAYCODE_GATEWAY": "http://192.0.2.7"}, "not loopback"),

@@ -244,7 +244,7 @@ def test_query_follows_the_gateway(terminal: Terminal) -> None:
         ({"amount": "1.00", "currency": "CNY", "order_id": "a\nb"}, OrderError, "newlines"),
         ({"amount": "1.001", "currency": "CNY"}, MoneyError, "more decimals"),
         ({"amount": "-1", "currency": "CNY"}, MoneyError, "plain decimal"),
-        ({"amount": "1.00", "currency": "USD"}, MoneyError, "no installed wallet accepts USD"),
+        ({"amount": "1.00", "currency": "EUR"}, MoneyError, "no installed wallet accepts EUR"),
         ({"amount": "1.00", "currency": "CNY", "raw": "13000000000000000A"}, CodeFormatError, "digits"),
         ({"amount": "1.00", "currency": "CNY", "raw": "12345"}, NoWalletError, "length"),
     ],

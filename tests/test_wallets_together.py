@@ -150,7 +150,7 @@ def test_what_decides_an_alipay_code(
 @pytest.mark.parametrize(
     ("code", "currency", "enabled"),
     [
-        (ALIPAY_CODE, "USD", None),  # nobody takes USD
+        (ALIPAY_CODE, "USD", ("Wechat-Offline",)),  # both Alipays take USD, neither is enabled
         (ALIPAY_CODE, "HKD", ("AlipayCN-Offline",)),  # the only enabled Alipay does not take HKD
         (ALIPAY_CODE, None, ("Wechat-Offline",)),  # no Alipay enabled
         (WECHAT_CODE, "USD", None),
@@ -161,6 +161,32 @@ def test_when_nothing_is_left_the_code_is_refused(code: str, currency: str | Non
     result = host_for(enabled).classify(code, currency)
     assert (result.status, result.wallet) == ("none", None)
     assert result.reason
+
+
+SUBSETS = [None, *(tuple(n for i, n in enumerate(NAMES) if mask >> i & 1) for mask in range(8))]
+ORDERS = [(), *((a,) for a in NAMES), *((a, b) for a in NAMES for b in NAMES if a != b)]
+
+
+@pytest.mark.parametrize("prefer", ORDERS, ids=lambda p: "+".join(p) or "no-preference")
+@pytest.mark.parametrize("enabled", SUBSETS, ids=lambda e: "all" if e is None else "+".join(e) or "none-enabled")
+def test_a_usd_alipay_code_is_decided_by_enabled_and_preferred_wallets(
+    enabled: tuple[str, ...] | None, prefer: tuple[str, ...]
+) -> None:
+    """Both Alipay wallets take USD (V4 docs): only the enabled list or a preference can decide."""
+    result = host_for(enabled, prefer).classify(ALIPAY_CODE, "USD")
+    alipays = [n for n in ("AlipayCN-Offline", "AlipayHK-Offline") if enabled is None or n in enabled]
+    chosen = next((n for n in prefer if n in alipays), None) if len(alipays) == 2 else None
+    if len(alipays) == 1 or chosen:
+        assert result.status == "one" and result.wallet is not None
+        assert result.wallet.name == (chosen or alipays[0])
+    elif not alipays:
+        assert result.status == "none" and "not enabled" in result.reason
+    else:
+        assert result.status == "ambiguous" and set(result.candidates) == set(alipays)
+        reason = result.reason
+        assert "AlipayCN-Offline and AlipayHK-Offline both accept this code in USD" in reason
+        assert "the currency cannot decide" in reason
+        assert "enable only one of" in reason and "prefer_wallets" in reason and "--currency" not in reason
 
 
 @pytest.mark.parametrize("currency", [None, "CNY", "HKD"])
@@ -197,7 +223,9 @@ def _classify_cli(
         (ALIPAY_CODE, "HKD", {}, 0, "AlipayHK-Offline"),
         (ALIPAY_CODE, None, {"PAYCODE_WALLETS": "Wechat-Offline,AlipayHK-Offline"}, 0, "AlipayHK-Offline"),
         (ALIPAY_CODE, None, {"PAYCODE_PREFER_WALLETS": "AlipayCN-Offline"}, 0, "AlipayCN-Offline"),
-        (ALIPAY_CODE, "USD", {}, 1, None),
+        (ALIPAY_CODE, "USD", {"PAYCODE_PREFER_WALLETS": "AlipayHK-Offline"}, 0, "AlipayHK-Offline"),
+        (ALIPAY_CODE, "USD", {"PAYCODE_WALLETS": "AlipayCN-Offline"}, 0, "AlipayCN-Offline"),
+        (WECHAT_CODE, "USD", {}, 1, None),
         (WECHAT_CODE, "EUR", {}, 1, None),
         ("170000000000000000", "CNY", {}, 1, None),
     ],

@@ -38,7 +38,7 @@ def test_the_distribution_declares_its_entry_point() -> None:
 def test_registers_alipaycn_offline(host: PluginHost) -> None:
     wallet = host.wallets["AlipayCN-Offline"]
     assert wallet is ALIPAYCN
-    assert wallet.currencies == {"CNY"}
+    assert wallet.currencies == {"CNY", "USD"}  # V4 docs, paymentMethods.js
     assert (wallet.polling.interval, wallet.polling.deadline) == (3.0, 60.0)
     assert wallet.label == "Alipay"
 
@@ -88,7 +88,7 @@ def test_rejects_other_shapes_saying_why(code: str, why: str) -> None:
 
 
 def test_an_alipayhk_sale_is_not_taken_as_alipaycn(host: PluginHost) -> None:
-    """Alone, this plugin still refuses an HKD sale: PingPong takes AlipayCN-Offline in CNY only."""
+    """Alone, this plugin still refuses an HKD sale: PingPong takes AlipayCN-Offline in CNY and USD only."""
     result = host.classify("281234567890123456", "HKD")
     assert result.status == "none"
     assert "HKD" in result.reason

@@ -38,7 +38,7 @@ def test_the_distribution_declares_its_entry_point() -> None:
 def test_registers_alipayhk_offline(host: PluginHost) -> None:
     wallet = host.wallets["AlipayHK-Offline"]
     assert wallet is ALIPAYHK
-    assert wallet.currencies == {"HKD"}
+    assert wallet.currencies == {"HKD", "USD"}  # V4 docs, paymentMethods.js
     assert (wallet.polling.interval, wallet.polling.deadline) == (3.0, 60.0)
     assert wallet.label == "AlipayHK"
 
@@ -88,7 +88,7 @@ def test_rejects_other_shapes_saying_why(code: str, why: str) -> None:
 
 
 def test_an_alipaycn_sale_is_not_taken_as_alipayhk(host: PluginHost) -> None:
-    """Alone, this plugin still refuses a CNY sale: PingPong takes AlipayHK-Offline in HKD only."""
+    """Alone, this plugin still refuses a CNY sale: PingPong takes AlipayHK-Offline in HKD and USD only."""
     result = host.classify("289876543210987654", "CNY")
     assert result.status == "none"
     assert "CNY" in result.reason

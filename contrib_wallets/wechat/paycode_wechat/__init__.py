@@ -8,7 +8,7 @@ The rules, and where they come from (docs/wallets.md has the full table):
   it (medium confidence). Wrongly accepting a code only costs a clean decline from the gateway
   (no money moves), while wrongly refusing one turns a paying shopper away at the till, and no
   other wallet uses ``16`` here; so the POS accepts it and lets WeChat decide.
-- PingPong accepts ``Wechat-Offline`` in CNY and HKD.
+- PingPong accepts ``Wechat-Offline`` in CNY and HKD (the V4 docs' payment-method table).
 - While the shopper enters a password (``USERPAYING``) query every 5 s (WeChat allows 3-10 s)
   and give up after 30 s (WeChat says 30-45 s and revokes unpaid orders itself at 45 s, so the
   lane's close lands while the order is still open and the lane stays the one that decides).
@@ -41,7 +41,7 @@ WECHAT = WalletType(
         CodePattern(lengths=(18,), prefixes=("15",), note="Hong Kong users"),
         CodePattern(lengths=(18,), prefixes=("160",), note="Hong Kong wallet page (medium confidence)"),
     ),
-    currencies=frozenset({"CNY", "HKD"}),
+    currencies=frozenset({"CNY", "HKD"}),  # V4 docs, paymentMethods.js
     polling=PollingPolicy(interval=5.0, deadline=30.0),
     examples=("134567890123456781", "151234567890123452", "160123456789012343"),
     payload=payment_method,
