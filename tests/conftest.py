@@ -7,6 +7,15 @@
   test environment), returning the environment a subprocess needs to see them.
 - ``wallets_plugin``: an in-memory plugin registering WeChat-, AlipayCN- and AlipayHK-shaped test wallets
   (:data:`TEST_WALLETS`), for tests that must not depend on the wallet distributions.
+- ``base_host``: one host per test session with the installed wallets and the built-in signers (read it, never
+  change it), for building sandboxes and clients.
+- ``sandbox``: a :class:`~paycode.sandbox.SandboxServer` on 127.0.0.1 for the test, accepting ``base_host``'s
+  wallets and signers; its options come from the closest ``@pytest.mark.sandbox(**options)`` (a module's
+  ``pytestmark``, a class or a test), e.g. ``pytest.mark.sandbox(slow_seconds=0.5, notify_schedule=[0.05])``.
+- ``settings_for(srv, tmp_path, **overrides)`` (a function: import it from ``.conftest``): a lane's settings for
+  a sandbox, with its credentials, a journal in ``tmp_path`` and short timings.
+- Tests that take more than a few seconds are marked ``slow``: ``pytest -m "not slow"`` leaves them out while
+  working; CI and ``dev.py test`` run everything.
 """
 
 from __future__ import annotations
@@ -15,13 +24,16 @@ import os
 import subprocess
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from paycode import CodePattern, PollingPolicy, Settings, WalletType, hookimpl
 from paycode.host import PluginHost
+
+if TYPE_CHECKING:
+    from paycode.sandbox import SandboxServer
 
 _ALIPAY = CodePattern(range(16, 25), ("25", "26", "27", "28", "29", "30"))
 
@@ -91,3 +103,42 @@ def install_plugins() -> Callable[..., dict[str, str]]:
         return env
 
     return install
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sandbox(**options): SandboxServer options of the sandbox fixture")
+
+
+@pytest.fixture(scope="session")
+def base_host() -> PluginHost:
+    """A host with the installed wallets and the built-in signers, shared by the session: never change it."""
+    return PluginHost(Settings())
+
+
+@pytest.fixture
+def sandbox(base_host: PluginHost, request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    """A sandbox gateway on 127.0.0.1 for this test; options from the closest ``@pytest.mark.sandbox(...)``."""
+    from paycode.sandbox import SandboxServer
+
+    marker = request.node.get_closest_marker("sandbox")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    with SandboxServer(wallets=base_host.wallets.values(), signers=base_host.signers, **options) as srv:
+        yield srv
+
+
+def settings_for(srv: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
+    """A lane's settings for the sandbox ``srv``: its credentials, a journal in ``tmp_path``, short timings."""
+    c = srv.credentials
+    values: dict[str, Any] = {
+        "gateway": srv.base_url,
+        "acc_id": c.acc_id,
+        "client_id": c.client_id,
+        "salt": c.salt,
+        "journal": str(tmp_path / "journal.sqlite3"),
+        "poll_interval": 0.05,
+        "deadline": 0.6,
+        "read_timeout": 0.4,
+        "connect_timeout": 0.5,
+        **overrides,
+    }
+    return Settings(**values)

@@ -14,7 +14,6 @@ import pytest
 from paycode import (
     AsyncTerminal,
     CodeFormatError,
-    Event,
     MoneyError,
     NoWalletError,
     OrderError,
@@ -27,52 +26,17 @@ from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.sandbox import FaultSwitch, SandboxServer
 from paycode.terminal import outcome
+from paycode.testing import EventRecorder
+
+from .conftest import settings_for
 
 PAY = "/v4/payment/unifiedPay"
 
 
-class Recorder:
-    """A plugin that keeps every event."""
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @paycode.hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def kinds(self, order_id: str | None = None) -> list[str]:
-        return [e.kind for e in self.events if order_id is None or e.order_id == order_id]
-
-
-@pytest.fixture(scope="module")
-def base_host() -> PluginHost:
-    return PluginHost(Settings())
-
-
-@pytest.fixture
-def sandbox(base_host: PluginHost) -> Iterator[SandboxServer]:
-    with SandboxServer(
-        wallets=base_host.wallets.values(), signers=base_host.signers, slow_seconds=0.8, notify_schedule=[0.05]
-    ) as srv:
-        yield srv
-
-
-def settings_for(srv: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
-    c = srv.credentials
-    values: dict[str, Any] = {
-        "gateway": srv.base_url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": c.salt,
-        "journal": str(tmp_path / "journal.sqlite3"),
-        "poll_interval": 0.05,
-        "deadline": 0.6,
-        "read_timeout": 0.4,
-        "connect_timeout": 0.5,
-        **overrides,
-    }
-    return Settings(**values)
+#: the sandbox fixture (tests/conftest.py) with these options
+pytestmark = pytest.mark.sandbox(slow_seconds=0.8, notify_schedule=[0.05])
 
 
 def client_for(srv: SandboxServer, s: Settings, host: PluginHost) -> PingPongClient:

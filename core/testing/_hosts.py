@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,25 +15,39 @@ __all__ = ["EventRecorder", "plugin_host"]
 
 
 class EventRecorder:
-    """A plugin that keeps every event a host emits (``paycode_payment_event``), in order."""
+    """A plugin that keeps every event a host emits (``paycode_payment_event``), in order.
+
+    Events may come from any thread (a scanner's supervisor, asyncio lanes); :meth:`wait_for` lets a
+    test wait until one of a kind has arrived.
+    """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self._arrived = threading.Condition()
 
     @hookimpl
     def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
+        with self._arrived:
+            self.events.append(event)
+            self._arrived.notify_all()
 
-    def kinds(self) -> list[str]:
-        """The kinds of the events so far, in order."""
-        return [event.kind for event in self.events]
+    def kinds(self, order_id: str | None = None) -> list[str]:
+        """The kinds of the events so far, in order; only those of ``order_id`` when it is given."""
+        return [event.kind for event in self.events if order_id is None or event.order_id == order_id]
 
     def of_kind(self, kind: str) -> list[Event]:
         """The events of one kind, in order."""
         return [event for event in self.events if event.kind == kind]
 
+    def wait_for(self, kind: str, timeout: float) -> Event | None:
+        """The first event of ``kind``, waiting up to ``timeout`` seconds for it to arrive; None when none came."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: any(event.kind == kind for event in self.events), timeout)
+            return next((event for event in self.events if event.kind == kind), None)
+
     def clear(self) -> None:
-        self.events.clear()
+        with self._arrived:
+            self.events.clear()
 
 
 def plugin_host(
