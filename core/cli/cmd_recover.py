@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to do with a success the lane had given up on (default: setting late_success, refund)",
     )
     parser.add_argument("--lane", metavar="NAME", help="only this lane's orders (default: every lane)")
+    parser.add_argument(
+        "--all-lanes",
+        action="store_true",
+        help="the store server's recovery: every lane's orders, each claimed first so that no two recoverers "
+        "act on one order (docs/store.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from ..settings import Settings
 
     settings = Settings.load(config=args.config)
+    if args.all_lanes and args.lane is not None:
+        raise ConfigError("paycode recover: --all-lanes and --lane NAME exclude each other; give one")
     path = journal_file(settings.journal)
     if path is not None and not path.exists():
         if not args.json:
@@ -51,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
         host = PluginHost(settings)
         client = host.gateway()
         try:
-            results = recover(journal, client, host, late_success=args.late_success, lane=args.lane)
+            if args.all_lanes:
+                from ..store.recover_all import recover_all_lanes
+
+                results = recover_all_lanes(journal, client, host, late_success=args.late_success)
+            else:
+                results = recover(journal, client, host, late_success=args.late_success, lane=args.lane)
         finally:
             client.close()
     for result in results:

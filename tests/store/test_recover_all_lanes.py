@@ -1,0 +1,121 @@
+"""``paycode recover --all-lanes`` on both backends: every lane's orders settled, each under a claim; an order
+another recoverer holds is skipped (exit 3) and settled by the next run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from paycode import PaymentRequest
+from paycode.bizcontent import pay_biz
+from paycode.cli import main
+from paycode.gateway import PAY
+from paycode.host import PluginHost
+from paycode.journal import open_journal
+from paycode.masking import mask_code
+from paycode.models import Money
+from paycode.sandbox.server import SandboxServer
+from paycode.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "journal.sqlite3")
+    return str(request.getfixturevalue("pg_dsn"))
+
+
+@pytest.fixture
+def sandbox(journal_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAYCODE_CONFIG", raising=False)
+    monkeypatch.setenv("PAYCODE_JOURNAL", journal_setting)
+    host = PluginHost(Settings(journal=str(tmp_path / "unused.sqlite3")))
+    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
+        creds = srv.credentials
+        monkeypatch.setenv("PAYCODE_GATEWAY", srv.base_url)
+        monkeypatch.setenv("PAYCODE_ACC_ID", creds.acc_id)
+        monkeypatch.setenv("PAYCODE_CLIENT_ID", creds.client_id)
+        monkeypatch.setenv("PAYCODE_SALT", creds.salt)
+        yield srv
+
+
+def crashed_lanes(journal_setting: str, orders: dict[str, str]) -> None:
+    """``orders`` (order id -> lane): journaled and sent by lanes that then died before reading the answer."""
+    settings = Settings.load()
+    host = PluginHost(settings)
+    wechat = host.wallets["Wechat-Offline"]
+    code = wechat.patterns[0].make("001")
+    with open_journal(journal_setting) as journal, host.gateway() as client:
+        for order_id, lane in orders.items():
+            journal.begin_order(
+                order_id,
+                money=Money("8.80", "CNY"),
+                wallet=wechat.name,
+                code_masked=mask_code(code),
+                lane=lane,
+                deadline_at=time.time() - 1,
+                gateway=settings.gateway,
+            )
+            journal.begin_attempt(order_id, f"{order_id}-rq", "pay")
+            request = PaymentRequest(Money("8.80", "CNY"), wechat, code, order_id, f"{order_id}-rq")
+            client.send(PAY, pay_biz(request))
+
+
+HOLDER = r"""
+import sys, time
+from paycode.journal import open_journal
+from paycode.store.claims import claim
+j = open_journal(sys.argv[1])
+with claim(j, sys.argv[2]) as mine:
+    print(mine, flush=True)
+    sys.stdin.readline()
+j.close()
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
+    status = main(["recover", *argv])
+    out, err = capsys.readouterr()
+    return status, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_every_lane_is_recovered_and_a_claimed_order_is_skipped(
+    sandbox: SandboxServer, journal_setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashed_lanes(journal_setting, {"a-1": "lane-1", "b-1": "lane-2", "c-1": "lane-3", "c-2": "lane-3"})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, journal_setting, "b-1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        status, rows, err = run(capsys, "--all-lanes", "--json")
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert (status, err) == (3, "")
+    assert [(r["order_id"], r["lane"], r["after"], r["action"], r["resolved"]) for r in rows] == [
+        ("a-1", "lane-1", "SUCCESS", "recorded", True),
+        ("b-1", "lane-2", "INIT", "skipped", False),
+        ("c-1", "lane-3", "SUCCESS", "recorded", True),
+        ("c-2", "lane-3", "SUCCESS", "recorded", True),
+    ]
+    assert "another recoverer" in str(rows[1]["reason"])
+    status, rows, err = run(capsys, "--all-lanes", "--json")  # the claim is released: the next run settles it
+    assert status == 0 and [(r["order_id"], r["action"]) for r in rows] == [("b-1", "recorded")]
+    assert sorted(o.charged for o in sandbox.orders()) == [1, 1, 1, 1]  # each charged once
+    assert main(["recover", "--all-lanes"]) == 0
+
+
+def test_all_lanes_and_one_lane_exclude_each_other(
+    sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recover", "--all-lanes", "--lane", "lane-1"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
