@@ -43,6 +43,7 @@ __all__ = [
     "ATTEMPT_KINDS",
     "ATTEMPT_OUTCOMES",
     "CSV_COLUMNS",
+    "GIVEN_UP",
     "REFUND_STATUSES",
     "AttemptRecord",
     "Journal",
@@ -52,6 +53,7 @@ __all__ = [
     "TransitionRecord",
     "journal_file",
     "journal_label",
+    "late_success_reason",
     "open_journal",
     "retry_write",
 ]
@@ -594,6 +596,22 @@ def open_journal(setting: str | os.PathLike[str], **kw: Any) -> JournalBackend:
 
 # ---------------------------------------------------------------------------- the journal
 
+#: statuses after which the lane told the cashier "not paid"
+GIVEN_UP = frozenset({PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL})
+
+
+def late_success_reason(old: PaymentStatus, new: PaymentStatus) -> str | None:
+    """The abandon reason when moving ``old`` -> ``new`` is a success on an order the lane gave up on, else None.
+
+    The one rule every backend applies in :meth:`JournalBackend.set_state`: the lane reported
+    ``FAILED``, ``CLOSED`` or ``CANCEL`` to the cashier ("not paid", ask for a new code), so a
+    ``SUCCESS`` arriving afterwards (a late notification, query or recovery) is abandoned-and-paid
+    and is refunded (or reported) under the ``late_success`` setting, never silently kept.
+    """
+    if new is PaymentStatus.SUCCESS and old in GIVEN_UP:
+        return f"paid after the lane reported {old.value} (not paid)"
+    return None
+
 
 def _rollback(db: sqlite3.Connection) -> None:
     """Roll back what is left of a failed transaction; nothing when SQLite already rolled it back."""
@@ -1037,6 +1055,11 @@ class Journal:
         order already has records nothing (a new ``transaction_id`` is still kept), and an
         order in a final state (``SUCCESS``, ``CLOSED``, ``CANCEL``) never moves back to a
         non-final one. Returns True when a transition was recorded.
+
+        A ``SUCCESS`` on an order the lane reported "not paid" (``FAILED``, ``CLOSED``, ``CANCEL``)
+        marks it abandoned in the same transaction (:func:`late_success_reason`), whichever path
+        brings it (the lane's query, recovery, a notification), so recovery refunds it under the
+        ``late_success`` setting.
         """
         new = _status(status)
         now = time.time()
@@ -1051,6 +1074,14 @@ class Journal:
             if new is old or (old.final and not new.final):
                 return False
             db.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?", (new.value, now, order_id))
+            late = late_success_reason(old, new)
+            if late is not None:
+                note = f"{note}; {late}" if note else late
+                db.execute(
+                    "UPDATE orders SET abandoned = 1, abandon_reason = CASE WHEN abandoned = 1 AND abandon_reason != ''"
+                    " THEN abandon_reason ELSE ? END WHERE order_id = ?",
+                    (late, order_id),
+                )
             db.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
                 (order_id, new.value, now, note),

@@ -17,7 +17,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 from paycode.errors import OrderError
-from paycode.journal import Journal
+from paycode.journal import GIVEN_UP, Journal
 from paycode.models import Money, PaymentStatus
 
 STATUSES = list(PaymentStatus)
@@ -91,6 +91,8 @@ class JournalMachine(RuleBasedStateMachine):
         moves = status is not order.status and not (order.status in FINAL and status not in FINAL)
         assert self.journal.set_state(order_id, status) is moves
         if moves:
+            if status is PaymentStatus.SUCCESS and order.status in GIVEN_UP:
+                order.abandoned = True  # the lane had said "not paid": a late success is refunded
             order.status = status
 
     @rule(target=attempts, order_id=orders)
