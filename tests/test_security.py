@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import paycode
 import pytest
-from paycode import Event, PaycodeError, Settings, Terminal, hookimpl
+from paycode import PaycodeError, Settings, Terminal
 from paycode.cli import main
 from paycode.gateway import Credentials, PingPongClient, PingPongProtocol
 from paycode.host import PluginHost
@@ -31,24 +31,19 @@ from paycode.notifications import NotificationReceiver
 from paycode.sandbox import FaultSwitch, SandboxServer
 from paycode.settings import Settings as SettingsClass
 from paycode.signing import signed
+from paycode.testing import EventRecorder
+
+from .conftest import settings_for
 
 SALT = "S4LT-never-to-be-seen-0123456789"
 WRONG_SALT = "WR0NG-salt-also-never-seen-98765"
 ENDINGS = ("001", "002", "003", "004", "006")
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
-    @hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture(scope="module")
-def base_host() -> PluginHost:
-    return PluginHost(Settings())
+#: the sandbox fixture (tests/conftest.py): its salt is the distinctive SALT searched for below
+pytestmark = pytest.mark.sandbox(salt=SALT, slow_seconds=0.5)
 
 
 @attrs.define
@@ -70,29 +65,8 @@ class Evidence:
         assert any(mask_code(code) in blob for code in codes)  # the masked form is what shows
 
 
-@pytest.fixture
-def sandbox(base_host: PluginHost) -> Iterator[SandboxServer]:
-    with SandboxServer(
-        wallets=base_host.wallets.values(), signers=base_host.signers, salt=SALT, slow_seconds=0.5
-    ) as srv:
-        yield srv
-
-
 def lane_settings(srv: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
-    c = srv.credentials
-    values: dict[str, Any] = {
-        "gateway": srv.base_url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": SALT,
-        "journal": str(tmp_path / "journal.sqlite3"),
-        "poll_interval": 0.05,
-        "deadline": 0.5,
-        "read_timeout": 0.3,
-        "connect_timeout": 0.3,
-        **overrides,
-    }
-    return Settings(**values)
+    return settings_for(srv, tmp_path, **{"deadline": 0.5, "read_timeout": 0.3, "connect_timeout": 0.3, **overrides})
 
 
 def codes_for(host: PluginHost) -> list[str]:
