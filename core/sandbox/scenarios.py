@@ -68,7 +68,7 @@ def _result(code: str, effect: str, description: str) -> Scenario:
     status = {
         "refused": "status FAILED, nothing committed (a query answers 107001)",
         "declined": "status FAILED, the order FAILED (notified; a new attempt is allowed)",
-        "unknown_paid": "no status; the payment went through behind the error (queries answer SUCCESS)",
+        "unknown_paid": "no status; the payment went through behind the answer (queries answer SUCCESS)",
         "unknown_open": "no status; the order stays PROCESSING until its timeExpire (queries answer CLOSED then)",
     }[effect]
     return Scenario(
@@ -84,14 +84,14 @@ RESULT_SCENARIOS: tuple[Scenario, ...] = (
     _result("104000", "refused", "invalid signature"),
     _result("105000", "refused", "transaction invalid or expired"),
     _result("106000", "refused", "currency or amount not accepted"),
-    _result("107000", "refused", "duplicated transaction"),
+    _result("107000", "unknown_paid", "duplicated transaction"),
     _result("107001", "refused", "transaction does not exist"),
     _result("108000", "refused", "refused by the gateway (108xxx)"),
     _result("109000", "refused", "refused by the gateway (109xxx)"),
     _result("200000", "declined", "risk control"),
     _result("301002", "declined", "declined by the bank or wallet"),
     _result("301099", "declined", "declined by the bank or wallet"),
-    _result("400000", "declined", "declined (4xxxxx)"),
+    _result("400000", "refused", "refused by the gateway (4xxxxx)"),
     _result("500000", "unknown_paid", "system error"),
     _result("600002", "unknown_open", "upstream timeout"),
 )
