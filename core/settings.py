@@ -54,10 +54,13 @@ ENV: dict[str, str] = {
     "plugins": "PAYCODE_PLUGINS",
     "disable_plugins": "PAYCODE_DISABLE_PLUGINS",
     "lane": "PAYCODE_LANE",
+    "bridge_origins": "PAYCODE_BRIDGE_ORIGINS",
+    "bridge_hosts": "PAYCODE_BRIDGE_HOSTS",
+    "bridge_token_file": "PAYCODE_BRIDGE_TOKEN_FILE",
     "wake": "PAYCODE_WAKE",
 }
 
-_LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins"}
+_LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins", "bridge_origins", "bridge_hosts"}
 _FLOATS = {"poll_interval", "deadline", "close_grace", "connect_timeout", "read_timeout", "repeat_window"}
 
 
@@ -138,6 +141,12 @@ class Settings:
     plugins: tuple[str, ...] | None = None
     disable_plugins: tuple[str, ...] = ()
     lane: str = attrs.field(default="lane-1", validator=_check_lane)
+    #: origins (scheme://host:port) whose pages may call the bridge, besides its own (paycode serve)
+    bridge_origins: tuple[str, ...] = ()
+    #: extra Host names the bridge answers to, besides loopback names and its --host
+    bridge_hosts: tuple[str, ...] = ()
+    #: where the bridge keeps its generated token (mode 600); None: $XDG_STATE_HOME/paycode/bridge-token
+    bridge_token_file: str | None = None
     #: wake a lane waiting on an order when news of it arrives (auto) or only poll (off); paycode.wake
     wake: str = "auto"
 

@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "journal": "paycode.cli.cmd_journal",
     "sandbox": "paycode.cli.cmd_sandbox",
     "notifications": "paycode.cli.cmd_notifications",
+    "serve": "paycode.cli.cmd_serve",
     "demo": "paycode.cli.cmd_demo",
     "new": "paycode.cli.cmd_new",
 }

@@ -1,0 +1,163 @@
+"""Serving the bridge with uvicorn: loopback unless allowed otherwise (then TLS), a pre-bound socket, draining.
+
+:class:`BridgeServer` binds its socket first (so port 0 gives a free port whose URL is known
+before serving), then runs uvicorn on it: in the calling thread (:meth:`serve`, which handles
+SIGTERM and SIGINT) or in a background thread (:meth:`start` / :meth:`stop`, for tests and
+embedding). The first SIGTERM or SIGINT drains: no new payments (503), payments still waiting
+for a scan are cancelled, payments under way are followed to a final or journaled state, then
+the event streams end and the server stops; a second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterable
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from ..errors import ConfigError
+from ..netaddr import is_loopback
+from .app import BridgeApp
+from .service import Bridge
+
+__all__ = ["DEFAULT_PORT", "BridgeServer"]
+
+DEFAULT_PORT = 8350
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, owner: BridgeServer) -> None:
+        super().__init__(config)
+        self.owner = owner
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # not recorded in _captured_signals: uvicorn would raise the signal again at the end (exit status 143)
+        if self.owner.draining.is_set():
+            self.force_exit = True
+            self.should_exit = True
+            return
+        self.owner.drain_in_background()
+
+
+class BridgeServer:
+    """One bridge served over HTTP; see the module docstring."""
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        *,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        allow_remote: bool = False,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        origins: Iterable[str] = (),
+        hosts: Iterable[str] = (),
+        drain_timeout: float | None = None,
+        notifications: Any = None,
+    ) -> None:
+        if (ssl_certfile is None) != (ssl_keyfile is None):
+            raise ConfigError("give both --ssl-certfile and --ssl-keyfile (a certificate and its private key), or "
+                              "neither")
+        if not is_loopback(host):
+            if not allow_remote:
+                raise ConfigError(f"--host {host} is not a loopback address; the bridge listens on 127.0.0.1 unless "
+                                  "--allow-remote is given (with --ssl-certfile and --ssl-keyfile)")
+            if ssl_certfile is None:
+                raise ConfigError(f"--allow-remote (--host {host}) requires TLS: give --ssl-certfile and --ssl-keyfile")
+        self.bridge = bridge
+        self.draining = threading.Event()
+        self.drain_timeout = drain_timeout
+        self.sock = _bind(host, port)
+        self.port = self.sock.getsockname()[1]
+        scheme = "https" if ssl_certfile else "http"
+        self.app = BridgeApp(
+            bridge, token=token, port=self.port, host=host, scheme=scheme, hosts=hosts, origins=origins,
+            notifications=notifications,
+        )
+        self.url = self.app.base_url
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            timeout_graceful_shutdown=5,
+            ws_ping_interval=20.0,
+            ws_max_size=64 * 1024,
+        )
+        self.server = _Server(config, self)
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ serving
+
+    def serve(self) -> None:
+        """Serve in this thread until drained (SIGTERM/SIGINT when this is the main thread)."""
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        finally:
+            self.sock.close()
+
+    def start(self) -> BridgeServer:
+        """Serve in a background thread; returns when the server accepts connections."""
+        self._thread = threading.Thread(target=self.serve, name="paycode-bridge-server", daemon=True)
+        self._thread.start()
+        while not self.server.started:
+            if not self._thread.is_alive():
+                raise ConfigError(f"the bridge server on {self.url} stopped while starting")
+            self._thread.join(0.01)
+        return self
+
+    def drain_in_background(self) -> None:
+        """Start draining (see the module docstring) without waiting for it."""
+        if self.draining.is_set():
+            return
+        self.draining.set()
+        threading.Thread(target=self._drain, name="paycode-bridge-drain", daemon=True).start()
+
+    def _drain(self) -> None:
+        self.bridge.begin_drain()
+        self.bridge.wait_idle(self.drain_timeout)
+        self.bridge.hub.close()
+        self.server.should_exit = True
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Drain and stop a server started with :meth:`start` (the bridge itself stays open)."""
+        self.drain_in_background()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def kill(self) -> None:
+        """Stop serving at once, without draining (tests)."""
+        self.draining.set()
+        self.server.should_exit = True
+        self.server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host.strip("[]")).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+
