@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 from paycode.errors import ScannerConfigError, ScannerGone
-from paycode.scanning import ScannerURL
+from paycode.scanning import Feedback, ScannerURL
 
 from .base import Decoder, DecodingScanner, Result
 from .keyboard import KeyboardDecoder
@@ -50,6 +50,11 @@ HID_PARAMS: Mapping[str, str] = {
     "enable_report": "mode=pos: feature report sent after opening, in hex (e.g. fe01); auto sends fe01 to "
     "Honeywell devices (default auto); none sends nothing",
     "report_id": "mode=keyboard: id byte that starts every report, for devices that number them (default none)",
+    **{
+        kind.value: f"feedback {kind.value}: the output report to send, in hex, report id first "
+        "(from the scanner's manual; sent only where the device declares output reports)"
+        for kind in Feedback
+    },
     **KEYBOARD_PARAMS,
 }
 
@@ -62,6 +67,8 @@ class HidDevice(Protocol):
     def read(self, max_length: int, timeout_ms: int = 0) -> list[int]: ...
 
     def send_feature_report(self, data: bytes) -> int: ...
+
+    def write(self, data: bytes) -> int: ...
 
     def close(self) -> None: ...
 
@@ -206,10 +213,33 @@ def _parse_enable_report(url: ScannerURL) -> bytes | str | None:
     return data
 
 
+def _parse_output_reports(url: ScannerURL) -> dict[Feedback, bytes]:
+    reports: dict[Feedback, bytes] = {}
+    for kind in Feedback:
+        text = url.get_str(kind.value)
+        if text is None:
+            continue
+        try:
+            data = bytes.fromhex(text)
+        except ValueError:
+            data = b""
+        if not data:
+            raise ScannerConfigError(
+                f"scanner hid://: parameter {kind.value}={text!r} is not valid; accepted: the output report in "
+                "hex, report id first (e.g. 0401 for report 4 with one byte 01)",
+                scanner=url.raw,
+            )
+        reports[kind] = data
+    return reports
+
+
 class HidScanner(DecodingScanner):
     """A USB HID scanner read through hidapi. Implements :class:`paycode.scanning.Scanner`.
 
-    ``backend`` replaces the ``hid`` module (see :mod:`paycode_hid.replay`).
+    ``backend`` replaces the ``hid`` module (see :mod:`paycode_hid.replay`). It has the
+    feedback capability (:class:`paycode.scanning.FeedbackScanner`): the URL's ``good``,
+    ``bad``, ``beep``, ``led_on``, ``led_off`` and ``trigger`` parameters give output reports
+    in hex; a device that declares no output report refuses them (feedback then returns False).
     """
 
     def __init__(self, url: ScannerURL | str, *, backend: HidBackend | None = None) -> None:
@@ -226,6 +256,7 @@ class HidScanner(DecodingScanner):
                 scanner=parsed.raw,
             )
         self.enable_report = _parse_enable_report(parsed)
+        self.output_reports = _parse_output_reports(parsed)
         report_id = parsed.get_str("report_id")
         self.report_id = None if report_id in (None, "none") else parsed.get_int("report_id", 0, minimum=1, maximum=255)
         self.backend = backend if backend is not None else load_hidapi()
@@ -325,6 +356,25 @@ class HidScanner(DecodingScanner):
             return []
         self._input_arrived()
         return list(self._decoder.feed(bytes(data)))
+
+    @property
+    def feedback_kinds(self) -> frozenset[Feedback]:
+        """The kinds the URL gives an output report for."""
+        return frozenset(self.output_reports)
+
+    def feedback(self, kind: Feedback) -> bool:
+        """Send the output report of ``kind``; False without one, when closed, or when the device refuses it."""
+        report = self.output_reports.get(kind)
+        if report is None:
+            return False
+        with self._lock:
+            device = self._device
+            if device is None:
+                return False
+            try:
+                return device.write(report) >= 0
+            except (OSError, ValueError):
+                return False  # gone: the next read reports it
 
     def _release(self) -> None:
         device, self._device = self._device, None

@@ -97,6 +97,7 @@ class KeyboardDecoder:
         self._dead: str | None = None
         self._alt_digits: str | None = None
         self._error: str | None = None
+        self._error_kind = "garbage"
 
     # ---------------------------------------------------------------- public
 

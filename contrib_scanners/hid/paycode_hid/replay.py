@@ -68,11 +68,14 @@ class ReplayDevice:
         reports: Iterable[bytes | Sequence[int]] = (),
         *,
         open_errors: Iterable[BaseException] = (),
+        output: bool = True,
     ) -> None:
         self.info = dict(info)
         self.open_errors = deque(open_errors)
         self.open_attempts = 0
         self.feature_reports: list[bytes] = []
+        self.output = output  # False: the device declares no output report (hidapi's write returns -1)
+        self.output_reports: list[bytes] = []
         self.plugged = True
         self.is_open = False
         self._reports = deque(bytes(r) for r in reports)
@@ -137,6 +140,16 @@ class ReplayHandle:
         if self._device is None:
             raise ValueError("not open")
         self._device.feature_reports.append(bytes(data))
+        return len(data)
+
+    def write(self, data: bytes | Sequence[int]) -> int:
+        if self._device is None:
+            raise ValueError("not open")
+        if not self._device.plugged:
+            raise OSError("write error")
+        if not self._device.output:
+            return -1
+        self._device.output_reports.append(bytes(data))
         return len(data)
 
     def close(self) -> None:

@@ -194,3 +194,14 @@ def test_decoded_scan_repr_masks_the_code() -> None:
     scan = run(keyboard_reports("130000000000000001", "us"))[0]
     assert "130000000000000001" not in repr(scan)
     assert "1300**********0001" in repr(scan)
+
+
+def test_discards_name_their_kind() -> None:
+    from paycode_hid import KeyboardDecoder, keyboard_reports
+
+    decoder = KeyboardDecoder("us", max_length=5)
+    overlong = [r for report in keyboard_reports("1234567") for r in decoder.feed(report)]
+    assert [r.kind for r in overlong] == ["overlong"]  # type: ignore[union-attr]
+    [r for report in keyboard_reports("12", end=None) for r in decoder.feed(report)]
+    incomplete = decoder.flush()
+    assert incomplete is not None and incomplete.kind == "incomplete"  # type: ignore[union-attr]

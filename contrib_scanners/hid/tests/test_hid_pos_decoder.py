@@ -152,3 +152,17 @@ def test_flush_discards_a_scan_whose_last_part_never_came() -> None:
 )
 def test_symbology(aim: str | None, code_id: str | None, expected: str | None) -> None:
     assert symbology_of(aim, code_id) == expected
+
+
+def test_discards_name_their_kind() -> None:
+    """The kinds of paycode.symbology.DISCARD_KINDS, which the supervisor's statistics count by."""
+    from paycode.symbology import DISCARD_KINDS
+
+    decoder = PosDecoder(max_length=100)
+    malformed = run([hand_made(57, b"]C0", b"")], decoder)[0]
+    overlong = run(pos_reports(b"7" * 150, "]Q1"), decoder)[0]
+    run(pos_reports(b"5" * 80, "]C0")[:1], decoder)
+    incomplete = decoder.flush()
+    kinds = [r.kind for r in (malformed, overlong, incomplete)]  # type: ignore[union-attr]
+    assert kinds == ["malformed", "overlong", "incomplete"]
+    assert set(kinds) <= set(DISCARD_KINDS)

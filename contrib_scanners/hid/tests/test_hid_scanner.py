@@ -382,3 +382,39 @@ def test_the_real_hidapi_module_has_the_interface() -> None:
     handle = api.device()
     with pytest.raises((OSError, ValueError)):
         handle.read(64, 1)  # not open
+
+
+# ---------------------------------------------------------------------------- feedback (issue 15)
+
+
+def test_feedback_sends_the_output_reports_the_url_gives(opened: list[HidScanner]) -> None:
+    from paycode.scanning import Feedback, FeedbackScanner
+
+    device = pos_device()
+    url = "hid://0c2e:0b61?mode=pos&good=0401&bad=0402&led_off=0500"
+    scanner = HidScanner(url, backend=ReplayBackend([device]))
+    assert isinstance(scanner, FeedbackScanner)
+    assert scanner.feedback_kinds == {Feedback.GOOD, Feedback.BAD, Feedback.LED_OFF}
+    assert not scanner.feedback(Feedback.GOOD)  # not open
+    opened.append(scanner)
+    scanner.open()
+    assert scanner.read(2.0) is not None
+    assert scanner.feedback(Feedback.GOOD) and scanner.feedback(Feedback.BAD)
+    assert not scanner.feedback(Feedback.BEEP)  # none given
+    assert device.output_reports == [b"\x04\x01", b"\x04\x02"]
+    device.unplug()
+    assert not scanner.feedback(Feedback.GOOD)  # gone: False, never an exception
+
+
+def test_a_device_without_output_reports_refuses_feedback(opened: list[HidScanner]) -> None:
+    from paycode.scanning import Feedback
+
+    device = ReplayDevice(hid_info(HONEYWELL, VOYAGER, b"/dev/hidraw4", usage_page=0x8C, usage=0x02), output=False)
+    scanner = open_scanner("hid://0c2e:0b61?mode=pos&good=0401", ReplayBackend([device]), opened)
+    assert not scanner.feedback(Feedback.GOOD) and device.output_reports == []
+
+
+@pytest.mark.parametrize("value", ["", "zz", "040"])
+def test_a_bad_output_report_is_a_clear_error(value: str) -> None:
+    with pytest.raises(ScannerConfigError, match=r"good=.*output report in hex, report id first"):
+        HidScanner(f"hid://0c2e:0b61?mode=pos&good={value}", backend=ReplayBackend([]))
