@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import attrs
 
 from . import bizcontent
-from .errors import GatewayRejected, JournalError, OrderError, OutcomeUnknown
+from .errors import GatewayRejected, JournalError, MoneyError, OrderError, OutcomeUnknown
 from .gateway import OPERATIONS, CodeMeaning, GatewayAnswer, answer_mismatch, code_meaning
 from .journal import JournalBackend, OrderRecord
 from .masking import mask_code
@@ -808,6 +808,19 @@ def _payment_from(record: OrderRecord | None, answer: GatewayAnswer, order_id: s
 # ---------------------------------------------------------------------------- refund
 
 
+def check_refund_amount(amount: Decimal | str | int, currency: str | None = None) -> None:
+    """MoneyError for an amount that can never be refunded, checked before the order is looked up: its grammar,
+    sign and size; its decimals too when ``currency`` is given (else against the order's currency, later)."""
+    if currency is not None:
+        Money(amount, currency.strip().upper())
+        return
+    try:
+        Money(amount, "CLF")  # four decimals, the most ISO 4217 has: only the order's currency can say fewer
+    except MoneyError as exc:
+        if "more decimals than" not in exc.message:
+            raise
+
+
 def check_refund_currency(order_id: str, order_currency: str, currency: str | None) -> None:
     """OrderError when a refund names a currency other than its order's (nothing is sent)."""
     if currency is None:
@@ -829,6 +842,7 @@ def refund_flow(
 ) -> Flow[RefundResult]:
     """Refund part or all of a paid order, never more than is left, only in the order's currency;
     poll a PROCESSING refund until the deadline."""
+    check_refund_amount(amount, currency)  # a bad amount is said as such, never as "order not found"
     bizcontent.check_id(order_id, "order id")
     record = ctx.journal.order(order_id)
     if record is None:

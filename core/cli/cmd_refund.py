@@ -15,6 +15,9 @@ _EXIT = {"SUCCESS": 0, "FAILED": 1}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", required=True, metavar="ID", help="the paid order's merchantTransactionId")
     parser.add_argument("--amount", required=True, help="amount to refund, decimal text in the order's currency")
+    parser.add_argument(
+        "--currency", help="the order's currency, checked (optional): a refund is only ever in its order's currency"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line: each step, then the result")
     parser.add_argument("--poll-interval", type=seconds, metavar="S", help="seconds between refund queries")
     parser.add_argument("--deadline", type=seconds, metavar="S", help="seconds to follow a PROCESSING refund")
@@ -23,18 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bizcontent import check_id
     from ..host import PluginHost
+    from ..payflow import check_refund_amount
     from ..settings import Settings
     from ..terminal import Terminal
     from ._steps import StepPrinter
     from .cmd_query import needs_lasting_gateway
 
     settings = Settings.load(config=args.config)
+    check_refund_amount(args.amount, args.currency)  # the amount first: a bad one is never "order not found"
     check_id(args.order, "order id")
     needs_lasting_gateway(settings, "refund")
     printer = StepPrinter(json_lines=args.json)
     with Terminal(settings, host=PluginHost(settings, plugins=[printer])) as terminal:
         result = terminal.refund(
-            args.order, args.amount.strip(), poll_interval=args.poll_interval, deadline=args.deadline
+            args.order, args.amount, currency=args.currency, poll_interval=args.poll_interval, deadline=args.deadline
         )
     human = (
         f"refund {result.refund_id} of {result.money}: {result.status.value}; "
