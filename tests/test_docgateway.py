@@ -341,3 +341,19 @@ def test_a_terminal_pays_through_the_documented_gateway(gw: DocGateway, tmp_path
     order = gw.order(paid.merchant_transaction_id)
     assert order is not None and order.charged == 1 and order.amount == Decimal("12.50")
     assert not gw.requests(VOID)
+
+
+def test_any_signed_notification(gw: DocGateway, receiver: Receiver) -> None:
+    gw.notify(
+        receiver.url + "/n", '{"notifyType":"RECHARGE","merchantTransactionId":"o-1","status":"PAID","amount":1e1}'
+    )
+    gw.notify(receiver.url + "/n", {"notifyType": "RECHARGE", "merchantTransactionId": "o-2", "amount": Decimal("5.0")})
+    assert wait_until(lambda: len(receiver.bodies("/n")) == 2)
+    with receiver.lock:
+        envelopes = sorted((e for _, e in receiver.received), key=lambda e: str(e["bizContent"]))
+    assert all(verify_message(e, gw.credentials.salt, SHA256) for e in envelopes)
+    assert '"amount":1e1' in envelopes[0]["bizContent"] and '"amount":5.0' in envelopes[1]["bizContent"]
+    assert wait_until(lambda: all(n.outcomes == ("200",) for n in gw.notifications()))
+    assert gw.notifications()[0].biz["status"] == "PAID"
+    with pytest.raises(UsageError, match="signType"):
+        gw.notify(receiver.url, {}, sign_type="RSA")

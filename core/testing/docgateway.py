@@ -19,6 +19,7 @@ but do not match the request, stalls, and any result code::
         gw.requests(PAY)                              # what was received: [(path, bizContent dict), ...]
         gw.order("order-1")                           # an order's status, charges, refunds
         gw.notifications()                            # every notification posted, with its HTTP outcome
+        gw.notify(url, {"status": "SUCCESS", ...})    # post any correctly signed notification
 
 A payment's outcome comes from the script, never from the code (the sandbox's test-code endings mean
 nothing here): by default it succeeds. Everything is in memory and ends with :meth:`DocGateway.stop`.
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 import attrs
 import httpx
 
+from ..bizcontent import serialise
 from ..errors import UsageError
 from ..plugin_types import SignerType
 from ..plugins.signers import MD5, SHA256
@@ -407,6 +409,20 @@ class DocGateway:
         with self._lock:
             return [Notification(n["url"], n["biz"], tuple(n["outcomes"])) for n in self._notifications]
 
+    def notify(self, url: str, biz: Mapping[str, Any] | str, sign_type: str = "SHA256") -> None:
+        """Post a correctly signed notification with any ``bizContent`` to ``url``, retried like the gateway's own.
+
+        ``biz`` is a mapping (Decimals written as exact numbers) or the ``bizContent`` text itself, sent and
+        signed verbatim (``'{"amount":1e1,…}'``); :meth:`notifications` shows the outcome of each POST.
+        """
+        if sign_type not in self.signers:
+            raise UsageError(f"signType {sign_type!r} is not one this gateway has; accepted: {', '.join(self.signers)}")
+        if self._http is None:
+            raise UsageError("the documented gateway is not started; use it as a context manager or call start()")
+        text = biz if isinstance(biz, str) else serialise(biz)
+        with self._lock:
+            self._notify(url, text, sign_type)
+
     # ------------------------------------------------------------------ one request
 
     def _rule_for(self, path: str) -> Rule | None:
@@ -697,15 +713,20 @@ class DocGateway:
             with self._lock:
                 self._sweep_locked()
 
-    def _notify(self, url: str, biz: dict[str, Any], sign_type: str) -> None:
-        record: dict[str, Any] = {"url": url, "biz": biz, "outcomes": []}
+    def _notify(self, url: str, biz: dict[str, Any] | str, sign_type: str) -> None:
+        text = biz if isinstance(biz, str) else json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
+        try:
+            shown = biz if isinstance(biz, dict) else json.loads(text, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            shown = {}
+        record: dict[str, Any] = {"url": url, "biz": shown if isinstance(shown, dict) else {}, "outcomes": []}
         self._notifications.append(record)
         signer = self.signers.get(sign_type, SHA256)
         message = {
             "accId": self.credentials.acc_id,
             "clientId": self.credentials.client_id,
             "version": "1.0",
-            "bizContent": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+            "bizContent": text,
         }
         body = json.dumps(signed(message, self.credentials.salt, signer)).encode("utf-8")
         thread = threading.Thread(target=self._deliver, args=(record, body), name="paycode-docgateway-notify")
