@@ -7,9 +7,10 @@ it in its ``repr``.
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -19,7 +20,10 @@ from .errors import CodeFormatError, ConfigError, MoneyError
 from .masking import mask_code
 
 __all__ = [
+    "AMOUNT_GRAMMAR",
+    "AMOUNT_PATTERN",
     "MAX_AMOUNT",
+    "MAX_AMOUNT_TEXT",
     "Candidate",
     "Classification",
     "ClassifyContext",
@@ -33,6 +37,7 @@ __all__ = [
     "Scan",
     "Transition",
     "WalletType",
+    "parse_amount_text",
 ]
 
 
@@ -87,6 +92,35 @@ class Scan:
 MAX_AMOUNT = Decimal(10) ** 15
 
 
+#: The amount grammar for text, decided once (docs/payment-flow.md, "Amounts"): ASCII digits with no leading
+#: zero (a single ``0`` before the point is fine), then optionally a ``.`` and one to the currency's number of
+#: decimals. No sign, exponent, spaces, comma, currency symbol, leading or trailing ``.``; bounded length.
+AMOUNT_PATTERN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+#: the longest amount text accepted (15 integer digits, a point and 4 decimals fit with room to spare)
+MAX_AMOUNT_TEXT = 32
+AMOUNT_GRAMMAR = (
+    "write it like '12.50': digits without a leading zero (except '0.50'), optionally a '.' and 1 to the "
+    "currency's number of decimals; no sign, exponent, spaces, comma or currency symbol"
+)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
+
+
+def parse_amount_text(text: str) -> tuple[Decimal, int]:
+    """An amount written as text: its value and how many decimals it was written with.
+
+    MoneyError, naming the grammar, for anything but a plain decimal (:data:`AMOUNT_PATTERN`) of at
+    most :data:`MAX_AMOUNT_TEXT` characters; the currency's decimals are checked by :class:`Money`.
+    """
+    if len(text) > MAX_AMOUNT_TEXT:
+        raise MoneyError(f"amount {_shown(text)} is longer than {MAX_AMOUNT_TEXT} characters; {AMOUNT_GRAMMAR}")
+    if AMOUNT_PATTERN.fullmatch(text) is None:
+        raise MoneyError(f"amount {text!r} is not a plain decimal number; {AMOUNT_GRAMMAR}")
+    return Decimal(text), len(text.partition(".")[2])
+
+
 def _to_decimal(value: object) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
         raise MoneyError(
@@ -98,29 +132,31 @@ def _to_decimal(value: object) -> Decimal:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        text = value.strip()
-        if not text or not all(c in "0123456789." for c in text) or text.count(".") > 1 or text in {"."}:
-            raise MoneyError(
-                f"amount {value!r} is not a plain decimal number; write it like '12.50' "
-                "(digits and at most one '.', no sign, exponent, comma or currency symbol)"
-            )
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - guarded by the character check
-            raise MoneyError(f"amount {value!r} is not a decimal number") from None
+        return parse_amount_text(value)[0]
     raise MoneyError(f"amount {value!r} has type {type(value).__name__}; give a Decimal, int or decimal text")
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Money:
     """A positive amount in an ISO 4217 currency, with no more decimals than the currency has.
 
-    Raises :class:`~paycode.errors.MoneyError` for floats, negative or zero amounts,
-    too many decimals, and unknown currencies.
+    ``amount`` is a Decimal, an int, or text in the amount grammar (:func:`parse_amount_text`:
+    ``"12.50"``, never ``"12.500"`` for CNY, ``" 12"``, ``"5."``, ``".5"``, ``"00012"`` or ``"1e3"``).
+    Raises :class:`~paycode.errors.MoneyError` for floats, text outside the grammar, negative or
+    zero amounts, too many decimals, and unknown currencies.
     """
 
-    amount: Decimal = attrs.field(converter=_to_decimal)
+    amount: Decimal
     currency: str
+
+    def __init__(self, amount: Decimal | int | str, currency: str) -> None:
+        written = parse_amount_text(amount) if isinstance(amount, str) else None
+        self.__attrs_init__(written[0] if written else _to_decimal(amount), currency)
+        if written is not None and written[1] > self.exponent:
+            hint = self.amount.quantize(Decimal(1).scaleb(-self.exponent))
+            raise MoneyError(
+                f"amount {amount} has more decimals than {self.currency} allows ({self.exponent}); e.g. {hint}"
+            )
 
     def __attrs_post_init__(self) -> None:
         cur = self.currency

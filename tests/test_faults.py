@@ -22,21 +22,14 @@ from paycode.journal import Journal
 from paycode.sandbox import FaultSwitch, SandboxServer
 from paycode.terminal import outcome
 
+from .conftest import settings_for
+
 PAY = "/v4/payment/unifiedPay"
 QUERY = "/v4/payment/query"
 
 
-@pytest.fixture(scope="module")
-def base_host() -> PluginHost:
-    return PluginHost(Settings())
-
-
-@pytest.fixture
-def sandbox(base_host: PluginHost) -> Iterator[SandboxServer]:
-    with SandboxServer(
-        wallets=base_host.wallets.values(), signers=base_host.signers, slow_seconds=0.5, notify_schedule=[0.05]
-    ) as srv:
-        yield srv
+#: the sandbox fixture (tests/conftest.py) with these options
+pytestmark = pytest.mark.sandbox(slow_seconds=0.5, notify_schedule=[0.05])
 
 
 @attrs.define
@@ -80,18 +73,7 @@ class LaneFactory:
 
 @pytest.fixture
 def lanes(sandbox: SandboxServer, tmp_path: Path) -> Iterator[LaneFactory]:
-    c = sandbox.credentials
-    settings = Settings(
-        gateway=sandbox.base_url,
-        acc_id=c.acc_id,
-        client_id=c.client_id,
-        salt=c.salt,
-        journal=str(tmp_path / "journal.sqlite3"),
-        poll_interval=0.05,
-        deadline=0.4,
-        read_timeout=0.3,
-        connect_timeout=0.3,
-    )
+    settings = settings_for(sandbox, tmp_path, deadline=0.4, read_timeout=0.3, connect_timeout=0.3)
     factory = LaneFactory(sandbox, settings, PluginHost(settings))
     yield factory
     for t in factory.opened:

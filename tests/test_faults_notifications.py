@@ -22,11 +22,6 @@ from paycode.recovery import recover
 from paycode.sandbox import FaultSwitch, SandboxServer
 
 
-@pytest.fixture(scope="module")
-def base_host() -> PluginHost:
-    return PluginHost(Settings())
-
-
 @attrs.define
 class Shop:
     srv: SandboxServer

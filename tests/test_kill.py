@@ -30,7 +30,6 @@ from typing import Any
 
 import attrs
 import pytest
-from paycode import Settings
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.sandbox import FaultSwitch, SandboxServer
@@ -44,11 +43,6 @@ STEP_TIMEOUT = 20.0  # bound on waiting for any one step of a subprocess
 
 PAY = "/v4/payment/unifiedPay"
 REFUND = "/v4/payment/refund"
-
-
-@pytest.fixture(scope="module")
-def base_host() -> PluginHost:
-    return PluginHost(Settings())
 
 
 # ---------------------------------------------------------------------------- a lane process

@@ -90,10 +90,15 @@ def test_malformed_amount_text_gets_one_clear_line(text: str, fragment: str) -> 
     assert "12.50" in message  # says what is accepted
 
 
-def test_trailing_zeros_within_the_currency_are_fine() -> None:
-    assert Money("12.500", "CNY").wire() == Decimal("12.50")
+def test_trailing_zeros_are_a_value_matter_for_decimals_but_a_grammar_matter_for_text() -> None:
+    # a Decimal is a value: 12.500 is 12.50; text follows the amount grammar: at most the currency's decimals
+    assert Money(Decimal("12.500"), "CNY").wire() == Decimal("12.50")
     assert Money("7", "JPY").minor == 7
     assert Money(Decimal("1.005"), "BHD").minor == 1005
+    with pytest.raises(MoneyError, match=r"more decimals than CNY allows \(2\); e\.g\. 12\.50"):
+        Money("12.500", "CNY")
+    with pytest.raises(MoneyError, match=r"more decimals than JPY allows \(0\); e\.g\. 12"):
+        Money("12.0", "JPY")
 
 
 def test_rejects_bool_nan_and_too_large() -> None:

@@ -6,23 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from paycode import Settings
 from paycode.cli import main
-from paycode.host import PluginHost
 from paycode.sandbox import SandboxServer
 
 WECHAT = "13000000000000"  # + 4 digits: an 18-digit WeChat test code
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    host = PluginHost(Settings())
-    with SandboxServer(wallets=host.wallets.values(), signers=host.signers, slow_seconds=0.8) as srv:
-        yield srv
+#: the sandbox fixture (tests/conftest.py) with these options
+pytestmark = pytest.mark.sandbox(slow_seconds=0.8)
 
 
 @pytest.fixture
