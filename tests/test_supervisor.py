@@ -449,3 +449,22 @@ def test_a_payment_outcome_reaches_the_scanner_that_read_its_code(tmp_path: Path
             observer.detach(host)
     assert script.signals == [signal]
     assert other.signals == []
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_paycode_scan_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str], json_lines: bool) -> None:
+    import json
+
+    from paycode.cli import main
+
+    scans = tmp_path / "scans.txt"
+    scans.write_text(f"]C0{WECHAT}\\x0d\n]C0{WECHAT}\n\\x04\n]Q1{ALIPAY}\n", encoding="utf-8")
+    args = ["scan", "--scanner", f"replay://{scans}", "--stats"] + (["--json"] if json_lines else [])
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert WECHAT not in out + err and ALIPAY not in out + err
+    if json_lines:
+        stats = json.loads(out.splitlines()[-1])["stats"]
+        assert (stats["scans"], stats["repeats"], stats["discarded"], stats["state"]) == (2, 1, {"empty": 1}, "ended")
+    else:
+        assert "scans       2 (repeats suppressed 1)" in out and "discarded   1 (empty 1)" in out

@@ -1,4 +1,4 @@
-"""``paycode scan --scanner URL [--count N] [--timeout S] [--json]``: read scans and print them, codes masked."""
+"""``paycode scan --scanner URL [--count N] [--timeout S] [--json] [--stats]``: read scans, print them masked."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ._args import positive_int, seconds
+
+if TYPE_CHECKING:
+    from ..supervisor import ScannerStats, ScanSupervisor
 
 HELP = "read scans from a scanner and print them (codes masked); exit 1 when none comes in time"
 
@@ -24,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per scan")
     parser.add_argument("--list", action="store_true", help="list scanner devices instead (as `paycode devices`)")
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="at the end, print the scanner's health and statistics (scans, discarded input by kind, reconnects)",
+    )
 
 
 class _ScannerTrouble:
@@ -48,23 +56,51 @@ def run(args: argparse.Namespace) -> int:
         return cmd_devices.run(args)
     host = PluginHost(Settings.load(args.config), plugins=[_ScannerTrouble()])
     with host.open_scanner(args.scanner) as supervisor:
-        read = 0
-        for scan in supervisor.scans(count=args.count, timeout=args.timeout):
-            read += 1
-            wall = time.time() - (time.monotonic() - scan.time)
-            if args.json:
-                line = {
-                    "text": scan.masked(),
-                    "length": len(scan.text),
-                    "symbology": scan.symbology,
-                    "aim": scan.aim,
-                    "source": scan.source,
-                    "time": round(wall, 3),
-                }
-                print(json.dumps(line), flush=True)
-            else:
-                details = " ".join(v for v in (scan.symbology, scan.aim) if v)
-                print(f"{scan.masked()}  {len(scan.text)} chars  {details}".rstrip(), flush=True)
-        if args.count is not None and read < args.count:
-            print(f"paycode: the scanner's input ended after {read} of {args.count} scans", file=sys.stderr)
+        try:
+            return _read(args, supervisor)
+        finally:
+            if args.stats:
+                _print_stats(supervisor.emit_stats(), json_lines=args.json)
+
+
+def _print_stats(stats: ScannerStats, *, json_lines: bool) -> None:
+    if json_lines:
+        print(json.dumps({"stats": stats.as_json()}), flush=True)
+        return
+    data = stats.as_json()
+    discarded = ", ".join(f"{kind} {n}" for kind, n in data["discarded"].items()) or "none"
+    lines = [
+        f"scanner     {stats.scanner}",
+        f"state       {stats.state} ({'healthy' if stats.healthy else 'not reading'})",
+        f"scans       {stats.scans} (repeats suppressed {stats.repeats})",
+        f"discarded   {stats.discarded_total} ({discarded})",
+        f"lost        {stats.losses} times, reconnected {stats.reconnects}",
+        f"feedback    {', '.join(stats.feedback_kinds) or 'none'} ({stats.feedback} sent)",
+        f"last seen   {data['last_seen'] or 'never'}",
+    ]
+    if stats.last_error:
+        lines.append(f"last error  {stats.last_error}")
+    print("\n".join(lines), flush=True)
+
+
+def _read(args: argparse.Namespace, supervisor: ScanSupervisor) -> int:
+    read = 0
+    for scan in supervisor.scans(count=args.count, timeout=args.timeout):
+        read += 1
+        wall = time.time() - (time.monotonic() - scan.time)
+        if args.json:
+            line = {
+                "text": scan.masked(),
+                "length": len(scan.text),
+                "symbology": scan.symbology,
+                "aim": scan.aim,
+                "source": scan.source,
+                "time": round(wall, 3),
+            }
+            print(json.dumps(line), flush=True)
+        else:
+            details = " ".join(v for v in (scan.symbology, scan.aim) if v)
+            print(f"{scan.masked()}  {len(scan.text)} chars  {details}".rstrip(), flush=True)
+    if args.count is not None and read < args.count:
+        print(f"paycode: the scanner's input ended after {read} of {args.count} scans", file=sys.stderr)
     return 0
