@@ -141,7 +141,10 @@ class Dispatcher:
         if not isinstance(message, dict):
             return self._unsigned("102000", "bad parameter: the request body must be a JSON object (the V4 envelope)")
         if isinstance(message.get("bizContent"), dict):  # the object form: signed and read as its canonical text
-            message = {**message, "bizContent": canonical_text(message["bizContent"])}
+            try:
+                message = {**message, "bizContent": canonical_text(message["bizContent"])}
+            except RecursionError:
+                return self._unsigned("102000", "bad parameter: bizContent is nested too deeply")
         problem = self._envelope_problem(message)
         if problem:
             return self._unsigned("102000", f"bad parameter: {problem}", message)

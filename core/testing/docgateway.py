@@ -763,7 +763,10 @@ def _read(body: bytes) -> tuple[dict[str, Any], str | None]:
     if not isinstance(message, dict):
         return {}, "the body must be a JSON object (the V4 envelope)"
     if isinstance(message.get("bizContent"), dict):
-        message["bizContent"] = _canonical(message["bizContent"])
+        try:
+            message["bizContent"] = _canonical(message["bizContent"])
+        except RecursionError:
+            return {}, "bizContent is nested too deeply"
     for key in ("accId", "clientId", "signType", "sign", "version", "bizContent"):
         if not isinstance(message.get(key), str) or not message[key]:
             return {}, f"{key} is missing or not text (bizContent: JSON text or a JSON object)"
