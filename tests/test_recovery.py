@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from paycode import Event, PaymentRequest, hookimpl
+from paycode import PaymentRequest
 from paycode.bizcontent import pay_biz, refund_biz
 from paycode.errors import ConfigError
 from paycode.gateway import PAY, REFUND, Credentials, GatewayClient, PingPongClient, PingPongProtocol
@@ -26,17 +26,9 @@ from paycode.models import Money, PaymentStatus
 from paycode.recovery import ACTIONS, RecoveryResult, recover
 from paycode.sandbox.server import SandboxServer
 from paycode.settings import Settings
+from paycode.testing import EventRecorder
 
-
-class Recorder:
-    """A plugin keeping every event."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
 
 @attrs.define
