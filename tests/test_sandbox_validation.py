@@ -194,3 +194,16 @@ def test_signed_requests_with_any_bizcontent_get_a_signed_answer(path: str, biz:
         "500000",
         *(s.result_code for s in RESULT_SCENARIOS),
     }
+
+
+@pytest.mark.parametrize("depth", [10, 950, 5000])
+def test_a_deeply_nested_bizcontent_object_gets_102000(depth: int) -> None:
+    dispatcher, creds = make_dispatcher()
+    nested = "[" * depth + "]" * depth
+    body = f'{{"accId":"{creds.acc_id}","clientId":"{creds.client_id}","signType":"SHA256","sign":"00",'
+    body += f'"version":"1.0","bizContent":{{"a":{nested}}}}}'
+    reply = dispatcher.handle("/v4/payment/query", body.encode())
+    # read (then a wrong signature) or refused as nested too deeply: an answer either way, never a crash
+    assert reply.envelope["code"] in {"102000", "104000"}
+    if reply.envelope["code"] == "102000":
+        assert "nested too deeply" in reply.envelope["description"] or "not UTF-8 JSON" in reply.envelope["description"]
