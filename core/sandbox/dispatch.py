@@ -1,7 +1,8 @@
 """From request bytes to a signed V4 answer: envelope, merchant, signature, ``bizContent``, business rules.
 
 The checks run in the gateway's order and stop at the first failure: a JSON envelope
-with ``version`` 1.0 and a known ``signType`` (``102000``), a known ``accId``/``clientId``
+with ``version`` 1.0, a known ``signType`` and ``bizContent`` as JSON text or as an object
+(read and verified as its canonical text, :func:`canonical_text`) (``102000``), a known ``accId``/``clientId``
 (``103000``), the signature (``104000``), then the path's ``bizContent`` fields
 (``102000``) and the ledger's rules. Answers to requests whose merchant is unknown cannot
 be signed and carry an empty ``sign``; every other answer is signed with the merchant's

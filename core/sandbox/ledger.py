@@ -1,4 +1,4 @@
-"""Merchants, orders, refunds and voids held by the sandbox, and the gateway's business rules over them.
+"""Merchants, orders and refunds held by the sandbox, and the gateway's business rules over them (void refused).
 
 Everything happens under one lock, so concurrent requests (a retry racing a slow first
 attempt) see a consistent ledger. Codes are kept only masked and as a SHA-256 digest
@@ -346,7 +346,7 @@ class Ledger:
         if order.status is PaymentStatus.PROCESSING:
             return _duplicate(
                 f"merchantTransactionId {mtid} has a payment in flight (requestId {order.current.request_id}); "
-                "query it or close it first"
+                "query it: it is paid, or closed at its timeExpire"
             )
         if order.status is PaymentStatus.CLOSED:
             return Answer("105000", f"transaction invalid or expired: merchantTransactionId {mtid} is closed")
