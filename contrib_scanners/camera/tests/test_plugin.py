@@ -11,24 +11,15 @@ from typing import Any
 import paycode_camera
 import pytest
 from paycode.errors import ScannerConfigError, ScannerExhausted
-from paycode.hookspecs import hookimpl
 from paycode.host import PluginHost
-from paycode.models import Event
 from paycode.settings import Settings
+from paycode.testing import EventRecorder
 from paycode_camera import CameraScanner, list_devices
 
 A, B, D = "130000000000000001", "280000000000000002", "130000000000000003"
 
 
-class Recorder:
-    """A plugin object that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
 
 def host_with(*plugins: object) -> PluginHost:

@@ -13,27 +13,17 @@ import paycode_hid.hidapi_scanner
 import pytest
 from paycode.cli import main
 from paycode.errors import ScannerConfigError
-from paycode.hookspecs import hookimpl
 from paycode.host import PluginHost
-from paycode.models import Event
 from paycode.scanning import ScannerURL
 from paycode.settings import Settings
 from paycode.terminal import Terminal, outcome
+from paycode.testing import EventRecorder
 from paycode_hid import ReplayBackend, ReplayDevice, hid_info, keyboard_reports, pos_reports
 
 WECHAT_SUCCESS = "130000000000000001"  # sandbox: ends with 001 = success
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self.events]
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
 
 @pytest.fixture

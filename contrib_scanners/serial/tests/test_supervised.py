@@ -5,29 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from paycode import Settings, hookimpl
+from paycode import Settings
 from paycode.host import PluginHost
 from paycode.masking import mask_code
-from paycode.models import Event
+from paycode.testing import EventRecorder
 from paycode_serial.testing import PtyScanner
 
 CODE = "130000000000000001"
 OTHER = "280000000000000002"
 
 
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[Event] = []
-        self.reopened = threading.Event()
-
-    @hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.seen.append(event)
-        if event.kind == "scanner.reopened":
-            self.reopened.set()
-
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self.seen if e.kind.startswith("scan")]
+Events = EventRecorder  # the shared recorder of paycode.testing
 
 
 def host_with(events: Events) -> PluginHost:
@@ -51,7 +39,7 @@ def test_the_socket_port_vanishes_and_comes_back(make_tcp_scanner: Any) -> None:
         server = make_tcp_scanner(port)
 
         def send_when_reopened() -> None:  # pyserial drops what arrives while it opens: wait until it has
-            if events.reopened.wait(10):
+            if events.wait_for("scanner.reopened", 10):
                 server.send(f"{OTHER}\r".encode())
 
         sender = threading.Thread(target=send_when_reopened)
@@ -62,7 +50,7 @@ def test_the_socket_port_vanishes_and_comes_back(make_tcp_scanner: Any) -> None:
     kinds = events.kinds()
     assert kinds[0] == "scanner.opened" and kinds[-1] == "scanner.closed"
     assert kinds.index("scanner.gone") < kinds.index("scanner.reopened") < len(kinds) - 2
-    assert [e.data["text"] for e in events.seen if e.kind == "scan"] == [mask_code(CODE), mask_code(OTHER)]
+    assert [e.data["text"] for e in events.of_kind("scan")] == [mask_code(CODE), mask_code(OTHER)]
 
 
 def test_garbage_becomes_an_error_event_and_reading_goes_on() -> None:
@@ -71,7 +59,7 @@ def test_garbage_becomes_an_error_event_and_reading_goes_on() -> None:
         fake.write(b"\x1b[A\r" + b"5" * 50 + b"\r" + CODE.encode() + b"\r")
         scan = supervisor.read(5.0)
         assert scan is not None and scan.text == CODE
-    errors = [e.data["error"] for e in events.seen if e.kind == "scanner.error"]
+    errors = [e.data["error"] for e in events.of_kind("scanner.error")]
     assert len(errors) == 2
     assert "byte 0x1b (ESC)" in errors[0] and "max_length=32" in errors[1]
 
@@ -84,5 +72,5 @@ def test_a_pty_unplugged_is_a_gone_event() -> None:
         assert supervisor.read(5.0) is not None
         fake.unplug()
         assert supervisor.read(0.2) is None
-    gone = [e for e in events.seen if e.kind == "scanner.gone"]
+    gone = events.of_kind("scanner.gone")
     assert gone and "went away" in gone[0].data["error"]
