@@ -17,6 +17,7 @@ from paycode.errors import ScannerExhausted
 from paycode.host import PluginHost
 from paycode.scanning import Feedback
 from paycode.supervisor import ScanSupervisor
+from paycode.testing import EventRecorder
 
 WECHAT = "130000000000000001"
 ALIPAY = "280000000000000002"
@@ -227,15 +228,12 @@ def test_replay_scanner_through_the_host(
 ) -> None:
     scans = tmp_path / "scans.txt"
     scans.write_text(f"# lane 1\n\n]C0{WECHAT}\\x0d\n{ALIPAY}\r\n]Q1{ALIPAY}\n\\x1d{WECHAT}\\x04\n", encoding="utf-8")
-    seen: list[str] = []
-
-    def paycode_payment_event(event: Any) -> None:
-        seen.append(event.kind)
-
-    host = make_host(make_plugin("observer", paycode_payment_event=paycode_payment_event))
+    recorder = EventRecorder()
+    host = make_host(recorder)
     with host.open_scanner(f"replay://{scans}") as sup:
         got = [(s.text, s.symbology) for s in sup.scans(timeout=2.0)]
     assert got == [(WECHAT, "code128"), (ALIPAY, None), (WECHAT, None)]
+    seen = recorder.kinds()
     assert seen.count("scan") == 3 and seen.count("scan.repeat_suppressed") == 1
 
 
