@@ -12,7 +12,7 @@ import attrs
 import pytest
 from paycode import Settings, Terminal
 from paycode.bizcontent import pay_biz
-from paycode.gateway import Credentials
+from paycode.gateway import PAY, Credentials
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.masking import mask_code
@@ -140,7 +140,7 @@ def test_a_notification_settles_an_order_whose_lane_died(shop: Shop) -> None:
         "orphan-rq",
         notification_url=shop.receiver.url + "/paycode/notify",
     )
-    shop.terminal.gateway.unified_pay(pay_biz(request))  # the answer is never read: the lane is gone
+    shop.terminal.gateway.send(PAY, pay_biz(request))  # the answer is never read: the lane is gone
     shop.wait(lambda: len(shop.results) == 1)
     assert shop.outcomes("orphan") == [("RECHARGE", "SUCCESS", "applied")]
     record = shop.journal.order("orphan")
@@ -170,7 +170,7 @@ def test_a_late_success_notification_on_an_abandoned_order_is_refunded_by_recove
         "gave-up-rq",
         notification_url=shop.receiver.url + "/paycode/notify",
     )
-    shop.terminal.gateway.unified_pay(pay_biz(request))
+    shop.terminal.gateway.send(PAY, pay_biz(request))
     shop.journal.end_attempt("gave-up", "gave-up-rq", outcome="unknown", detail="read timeout")
     shop.journal.set_state("gave-up", "UNKNOWN")
     shop.journal.mark_abandoned("gave-up", "no answer within the deadline")
