@@ -20,6 +20,7 @@ from paycode import (
 )
 from paycode.host import PluginHost, PluginProblem
 from paycode.plugins import BUILTINS
+from paycode.testing import EventRecorder
 
 from .conftest import TEST_WALLETS
 
@@ -298,20 +299,13 @@ def test_tracing_shows_loading_and_calls_with_codes_masked(
 def test_emit_reaches_every_observer_even_when_one_raises(
     make_host: MakeHost, make_plugin: MakePlugin, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seen: list[Event] = []
-
     def failing(event: Event) -> None:
         raise ValueError("display unplugged")
 
-    def recorder(event: Event) -> None:
-        seen.append(event)
-
-    host = make_host(
-        make_plugin("failing", paycode_payment_event=failing),
-        make_plugin("recorder", paycode_payment_event=recorder),
-    )
+    recorder = EventRecorder()
+    host = make_host(make_plugin("failing", paycode_payment_event=failing), recorder)
     event = host.emit("payment.state", order_id="o-1", status="SUCCESS")
-    assert seen == [event]
+    assert recorder.events == [event]
     assert (event.kind, event.order_id, dict(event.data)) == ("payment.state", "o-1", {"status": "SUCCESS"})
     assert "plugin failing: paycode_payment_event(payment.state) raised ValueError: display unplugged" in (
         capsys.readouterr().err
