@@ -8,31 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paycode
 import pytest
-from paycode import Event, Money, MoneyError, OrderError, PaymentStatus, Settings, Terminal
+from paycode import Money, MoneyError, OrderError, PaymentStatus, Settings, Terminal
 from paycode.cli import main
 from paycode.host import PluginHost
 from paycode.sandbox import SandboxServer
 from paycode.terminal import outcome
+from paycode.testing import EventRecorder
 
 CODE = "130000000000000001"  # WeChat, sandbox ending 001: paid at once
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @paycode.hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    host = PluginHost(Settings())
-    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
-        yield srv
+Recorder = EventRecorder  # the shared recorder of paycode.testing; the sandbox fixture is tests/conftest.py's
 
 
 def settings_for(srv: SandboxServer, tmp_path: Path) -> Settings:
