@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "history": "paycode.cli.cmd_history",
     "recover": "paycode.cli.cmd_recover",
     "journal": "paycode.cli.cmd_journal",
+    "reconcile": "paycode.cli.cmd_reconcile",
     "sandbox": "paycode.cli.cmd_sandbox",
     "notifications": "paycode.cli.cmd_notifications",
     "serve": "paycode.cli.cmd_serve",
