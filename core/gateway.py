@@ -3,12 +3,16 @@
 :class:`PingPongProtocol` builds every request (``bizContent`` serialised once, signed,
 that same text sent) and turns every HTTP answer into a verified :class:`GatewayAnswer`
 or an :class:`~paycode.errors.OutcomeUnknown`. :class:`Exchange` decides the retries of
-one call. :class:`PingPongClient` and :class:`AsyncPingPongClient` only move bytes.
+one call. :class:`PingPongClient` and :class:`AsyncPingPongClient` only move bytes, through
+one method: ``send(operation, biz)``. The six V4 operations are data (:class:`Operation`:
+:data:`PAY`, :data:`QUERY`, :data:`REFUND`, :data:`REFUND_QUERY`, :data:`VOID`,
+:data:`VOID_QUERY`), their ``bizContent`` built by :mod:`paycode.bizcontent`.
 
-An answer that did not arrive, is not JSON, is a 5xx, or fails signature verification
-is never read as "failed": the call is retried with the very same body (same
-``requestId``) a bounded number of times, then :class:`OutcomeUnknown` is raised and the
-caller queries.
+An answer that did not arrive, is not JSON, is a 5xx, fails signature verification, or
+does not match its request (:func:`answer_mismatch`) is never read as "failed": the call is
+retried with the very same body (same ``requestId``) a bounded number of times, then
+:class:`OutcomeUnknown` is raised and the caller queries. :func:`code_meaning` says what a
+top-level result code means.
 """
 
 from __future__ import annotations
@@ -377,44 +381,16 @@ class PreparedCall:
 
 @runtime_checkable
 class GatewayClient(Protocol):
-    """What the flow calls; every method returns a verified answer or raises OutcomeUnknown.
+    """A gateway client: one operation, ``send``, returning a verified answer or raising OutcomeUnknown.
 
-    ``send`` is the one operation a gateway plugin implements; the per-operation methods
-    are being retired in its favour.
+    ``send(operation, biz)`` posts one :class:`Operation` (``PAY``, ``QUERY``, ``REFUND``, …) with its
+    ``bizContent`` (built by :mod:`paycode.bizcontent`); it is the one method a gateway plugin implements.
     """
 
     @property
     def base_url(self) -> str: ...
 
     def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
-
-    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
-
-    def query(
-        self,
-        *,
-        merchant_transaction_id: str | None = None,
-        transaction_id: str | None = None,
-        request_id: str | None = None,
-    ) -> GatewayAnswer: ...
-
-    def refund(
-        self,
-        *,
-        merchant_transaction_id: str,
-        merchant_refund_id: str,
-        amount: Money,
-        notification_url: str | None = None,
-        remark: str | None = None,
-    ) -> GatewayAnswer: ...
-
-    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer: ...
-
-    def void(
-        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
-    ) -> GatewayAnswer: ...
-
-    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer: ...
 
     def close(self) -> None: ...
 
@@ -427,34 +403,6 @@ class AsyncGatewayClient(Protocol):
     def base_url(self) -> str: ...
 
     async def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer: ...
-
-    async def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer: ...
-
-    async def query(
-        self,
-        *,
-        merchant_transaction_id: str | None = None,
-        transaction_id: str | None = None,
-        request_id: str | None = None,
-    ) -> GatewayAnswer: ...
-
-    async def refund(
-        self,
-        *,
-        merchant_transaction_id: str,
-        merchant_refund_id: str,
-        amount: Money,
-        notification_url: str | None = None,
-        remark: str | None = None,
-    ) -> GatewayAnswer: ...
-
-    async def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> GatewayAnswer: ...
-
-    async def void(
-        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
-    ) -> GatewayAnswer: ...
-
-    async def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> GatewayAnswer: ...
 
     async def close(self) -> None: ...
 
@@ -682,89 +630,7 @@ def _timeout(connect: float, read: float) -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
-class _Operations:
-    """The old per-operation methods, each building its ``bizContent`` and calling ``send``.
-
-    Thin wrappers kept until every caller uses ``send`` with an :class:`Operation`.
-    """
-
-    protocol: PingPongProtocol
-
-    @property
-    def base_url(self) -> str:
-        return self.protocol.base_url
-
-    def send(self, operation: Operation, biz: Mapping[str, Any]) -> Any:
-        raise NotImplementedError  # pragma: no cover - both clients define it
-
-    def unified_pay(self, biz: Mapping[str, Any]) -> Any:
-        return self.send(PAY, biz)
-
-    def query(
-        self,
-        *,
-        merchant_transaction_id: str | None = None,
-        transaction_id: str | None = None,
-        request_id: str | None = None,
-    ) -> Any:
-        return self.send(
-            QUERY,
-            bizcontent.query_biz(
-                merchant_transaction_id=merchant_transaction_id, transaction_id=transaction_id, request_id=request_id
-            ),
-        )
-
-    def refund(
-        self,
-        *,
-        merchant_transaction_id: str,
-        merchant_refund_id: str,
-        amount: Money,
-        notification_url: str | None = None,
-        remark: str | None = None,
-    ) -> Any:
-        return self.send(
-            REFUND,
-            bizcontent.refund_biz(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_refund_id=merchant_refund_id,
-                amount=amount,
-                notification_url=notification_url,
-                remark=remark,
-            ),
-        )
-
-    def refund_query(self, *, merchant_transaction_id: str, merchant_refund_id: str) -> Any:
-        return self.send(
-            REFUND_QUERY,
-            bizcontent.refund_query_biz(
-                merchant_transaction_id=merchant_transaction_id, merchant_refund_id=merchant_refund_id
-            ),
-        )
-
-    def void(
-        self, *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
-    ) -> Any:
-        return self.send(
-            VOID,
-            bizcontent.void_biz(
-                merchant_transaction_id=merchant_transaction_id,
-                merchant_void_id=merchant_void_id,
-                amount=amount,
-                notification_url=notification_url,
-            ),
-        )
-
-    def void_query(self, *, merchant_transaction_id: str, merchant_void_id: str) -> Any:
-        return self.send(
-            VOID_QUERY,
-            bizcontent.void_query_biz(
-                merchant_transaction_id=merchant_transaction_id, merchant_void_id=merchant_void_id
-            ),
-        )
-
-
-class PingPongClient(_Operations):
+class PingPongClient:
     """Synchronous client. ``on_close`` runs after the HTTP pool closes (the sandbox plugin stops its server)."""
 
     def __init__(
@@ -786,6 +652,10 @@ class PingPongClient(_Operations):
             verify=_tls_context(),
             transport=transport,
         )
+
+    @property
+    def base_url(self) -> str:
+        return self.protocol.base_url
 
     def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
         """Send one operation: a verified answer consistent with the request, or OutcomeUnknown.
@@ -820,7 +690,7 @@ class PingPongClient(_Operations):
         self.close()
 
 
-class AsyncPingPongClient(_Operations):
+class AsyncPingPongClient:
     """asyncio client: the same operations as :class:`PingPongClient`, awaited."""
 
     def __init__(
@@ -840,6 +710,10 @@ class AsyncPingPongClient(_Operations):
             verify=_tls_context(),
             transport=transport,
         )
+
+    @property
+    def base_url(self) -> str:
+        return self.protocol.base_url
 
     async def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
         """Send one operation: a verified answer consistent with the request, or OutcomeUnknown."""

@@ -13,9 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from paycode import ConfigError, Money, OutcomeUnknown, PaymentStatus, Settings
+from paycode import ConfigError, Money, OrderError, OutcomeUnknown, PaymentStatus, Settings
+from paycode.bizcontent import query_biz, refund_biz, refund_query_biz, void_biz, void_query_biz
 from paycode.gateway import (
+    OPERATIONS,
     PAY,
+    QUERY,
+    REFUND,
+    REFUND_QUERY,
+    VOID,
+    VOID_QUERY,
     AsyncPingPongClient,
     Credentials,
     PingPongClient,
@@ -151,7 +158,7 @@ def test_request_carries_the_signed_text_with_exact_amount(server: Scripted, cli
 
 def test_answer_signed_with_md5_verifies(server: Scripted, client: PingPongClient) -> None:
     server.script = [(200, answer("001000", {"status": "PROCESSING"}, sign_type="MD5"), 0)]
-    assert client.query(merchant_transaction_id="order-1").status is PaymentStatus.PROCESSING
+    assert client.send(QUERY, query_biz(merchant_transaction_id="order-1")).status is PaymentStatus.PROCESSING
     assert json.loads(json.loads(server.bodies[0])["bizContent"]) == {"merchantTransactionId": "order-1"}
 
 
@@ -179,7 +186,7 @@ def test_untrustworthy_answers_are_unknown_after_retrying_the_same_body(
 ) -> None:
     server.script = [reply]
     with pytest.raises(OutcomeUnknown) as info:
-        client.unified_pay(PAY_BIZ)
+        client.send(PAY, PAY_BIZ)
     assert why in str(info.value) and info.value.exit_code == 3
     assert info.value.context["delivered"] is True
     assert len(server.bodies) == 3 and len(set(server.bodies)) == 1  # 1 + 2 retries, byte-identical
@@ -187,7 +194,7 @@ def test_untrustworthy_answers_are_unknown_after_retrying_the_same_body(
 
 def test_a_5xx_then_an_answer_is_the_answer(server: Scripted, client: PingPongClient) -> None:
     server.script = [(500, b"oops", 0), (200, answer("002000", {"status": "PROCESSING"}), 0)]
-    assert client.unified_pay(PAY_BIZ).status is PaymentStatus.PROCESSING
+    assert client.send(PAY, PAY_BIZ).status is PaymentStatus.PROCESSING
     assert len(server.bodies) == 2 and server.bodies[0] == server.bodies[1]
 
 
@@ -205,17 +212,17 @@ def test_connection_refused_means_never_delivered() -> None:
         port = s.getsockname()[1]  # closed when the block ends: nothing listens there
     with PingPongClient(protocol(f"http://127.0.0.1:{port}"), connect_timeout=0.5, read_timeout=0.5) as c:
         with pytest.raises(OutcomeUnknown) as info:
-            c.query(merchant_transaction_id="order-1")
+            c.send(QUERY, {"merchantTransactionId": "order-1"})
     assert info.value.context["delivered"] is False and "ConnectError" in str(info.value)
 
 
 def test_every_operation_uses_its_path(server: Scripted, client: PingPongClient) -> None:
     server.script = [echo("001000", status="SUCCESS")]
     money = Money("1.50", "CNY")
-    client.refund(merchant_transaction_id="o", merchant_refund_id="r", amount=money)
-    client.refund_query(merchant_transaction_id="o", merchant_refund_id="r")
-    client.void(merchant_transaction_id="o", merchant_void_id="v", amount=money)
-    client.void_query(merchant_transaction_id="o", merchant_void_id="v")
+    client.send(REFUND, refund_biz(merchant_transaction_id="o", merchant_refund_id="r", amount=money))
+    client.send(REFUND_QUERY, refund_query_biz(merchant_transaction_id="o", merchant_refund_id="r"))
+    client.send(VOID, void_biz(merchant_transaction_id="o", merchant_void_id="v", amount=money))
+    client.send(VOID_QUERY, void_query_biz(merchant_transaction_id="o", merchant_void_id="v"))
     assert server.paths == ["/v4/payment/refund", "/v4/refund/query", "/v4/payment/void", "/v4/void/query"]
     refund = json.loads(server.bodies[0])["bizContent"]
     assert refund == '{"merchantTransactionId":"o","merchantRefundId":"r","amount":1.50,"currency":"CNY"}'
@@ -229,7 +236,7 @@ def test_async_client_shares_the_core(server: Scripted) -> None:
             got = await c.send(PAY, PAY_BIZ)
             server.script = [_tampered]
             with pytest.raises(OutcomeUnknown):
-                await c.query(merchant_transaction_id="order-1")
+                await c.send(QUERY, {"merchantTransactionId": "order-1"})
             return got.status, len(server.bodies)
 
     status, sent = asyncio.run(main())
@@ -285,10 +292,49 @@ def test_pingpong_plugin_builds_sync_and_async_clients(server: Scripted) -> None
     server.script = [(200, answer("001000", {"status": "CLOSED"}), 0)]
     with host.gateway() as c:
         assert c.base_url == server.url
-        assert c.query(merchant_transaction_id="o").status is PaymentStatus.CLOSED
+        assert c.send(QUERY, {"merchantTransactionId": "o"}).status is PaymentStatus.CLOSED
 
     async def main() -> PaymentStatus | None:
         async with host.async_gateway() as ac:
-            return (await ac.query(transaction_id="T1")).status
+            return (await ac.send(QUERY, {"transactionId": "T1"})).status
 
     assert asyncio.run(main()) is PaymentStatus.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("operation", "biz", "missing"),
+    [
+        (PAY, {**PAY_BIZ, "requestId": ""}, "requestId"),
+        (PAY, {k: v for k, v in PAY_BIZ.items() if k != "device"}, "device"),
+        (QUERY, {"requestId": "rq-1"}, "merchantTransactionId or transactionId"),
+        (REFUND, {"merchantTransactionId": "o", "merchantRefundId": "r"}, "amount, currency"),
+        (REFUND_QUERY, {"merchantTransactionId": "o"}, "merchantRefundId or refundId"),
+        (VOID, {"merchantTransactionId": "o", "amount": Decimal(1), "currency": "CNY"}, "merchantVoidId"),
+        (VOID_QUERY, {"merchantTransactionId": "o"}, "merchantVoidId"),
+    ],
+)
+def test_an_operation_missing_a_field_is_refused_before_sending(
+    server: Scripted, client: PingPongClient, operation: Any, biz: dict[str, Any], missing: str
+) -> None:
+    with pytest.raises(OrderError) as info:
+        client.send(operation, biz)
+    assert f"{operation.name} ({operation.path}) needs bizContent field(s) {missing}" == str(info.value)
+    assert server.bodies == []  # nothing left this machine
+
+
+def test_operations_are_data_with_the_documented_paths() -> None:
+    assert {op.name: op.path for op in OPERATIONS.values()} == {
+        "unified_pay": "/v4/payment/unifiedPay",
+        "query": "/v4/payment/query",
+        "refund": "/v4/payment/refund",
+        "refund_query": "/v4/refund/query",
+        "void": "/v4/payment/void",
+        "void_query": "/v4/void/query",
+    }
+    assert [op.name for op in OPERATIONS.values() if op.money] == ["unified_pay", "refund", "void"]
+
+
+def test_the_clients_have_one_operation() -> None:
+    for cls in (PingPongClient, AsyncPingPongClient):
+        public = {n for n in vars(cls) if not n.startswith("_")}
+        assert public == {"send", "close", "base_url"}, cls

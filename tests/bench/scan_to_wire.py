@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from paycode import Scan, Terminal, bizcontent
-from paycode.gateway import GatewayAnswer, PingPongProtocol
+from paycode.gateway import PAY, GatewayAnswer, Operation, PingPongProtocol
 from paycode.host import PluginHost
 from paycode.journal import Journal
 from paycode.masking import mask_code
@@ -98,7 +98,7 @@ class _Lane:
             code=mask_code(request.code),
             resend=False,
         )
-        return self.protocol.prepare("unified_pay", biz).body
+        return self.protocol.prepare(PAY, biz).body
 
     def close(self) -> None:
         self.supervisor.close()
@@ -174,10 +174,17 @@ class _StopWatchClient:
         self.base_url = protocol.base_url
         self.ready_ns = 0
 
-    def unified_pay(self, biz: Mapping[str, Any]) -> GatewayAnswer:
-        self.protocol.prepare("unified_pay", biz)
+    def send(self, operation: Operation, biz: Mapping[str, Any]) -> GatewayAnswer:
+        self.protocol.prepare(operation, biz)
         self.ready_ns = time.perf_counter_ns()
-        result = {"status": "SUCCESS", "transactionId": f"tx{biz['merchantTransactionId']}"}
+        result = {
+            "status": "SUCCESS",
+            "transactionId": f"tx{biz['merchantTransactionId']}",
+            "merchantTransactionId": biz["merchantTransactionId"],
+            "requestId": biz["requestId"],
+            "amount": biz["amount"],
+            "currency": biz["currency"],
+        }
         return GatewayAnswer.from_parts("000000", "success", result, 200)
 
     def close(self) -> None:
