@@ -1,9 +1,10 @@
 """The documentation works: its Python examples run, its links resolve, every command and page is reachable.
 
 - Every ```python block of docs/**/*.md and README.md runs (each in the test's temporary folder as
-  its working directory); a block right after a ``<!-- not-run -->`` line (a file shown for reading,
-  which needs something installed) is only compiled. The pages whose examples
-  tests/test_docs_hooks.py already runs are left to it.
+  its working directory, with no ``PAYCODE_*`` setting of the caller); a block right after a
+  ``<!-- not-run -->`` line (a file shown for reading, which needs something installed) is only
+  compiled. This is the one runner of documentation examples: :func:`python_blocks` finds them
+  (also indented in a list item), :func:`run_example` runs one.
 - Every relative link, and every ``docs/….md`` path named in the text, points at a file that exists;
   a link's ``#anchor`` names a heading of that file.
 - Every command of ``paycode.cli.COMMANDS`` has docs/commands/<name>.md, a section in docs/cli.md
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -39,15 +40,6 @@ def rel(page: Path) -> str:
     return page.relative_to(ROOT).as_posix()
 
 
-def _hooks_test_pages() -> set[str]:
-    """The pages whose examples tests/test_docs_hooks.py runs (its EXAMPLE_PAGES, relative to docs/)."""
-    spec = importlib.util.spec_from_file_location("_docs_hooks", Path(__file__).with_name("test_docs_hooks.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {f"docs/{page}" for page in module.EXAMPLE_PAGES}
-
-
 def python_blocks(page: Path) -> list[tuple[str, bool]]:
     """``(code, runs)`` for each python block of a page; ``runs`` is False after a ``<!-- not-run -->`` line."""
     text = page.read_text(encoding="utf-8")
@@ -60,13 +52,23 @@ def python_blocks(page: Path) -> list[tuple[str, bool]]:
     return blocks
 
 
-COVERED = _hooks_test_pages()
 EXAMPLES = [
     pytest.param(page, code, runs, id=f"{rel(page)}#{n}")
     for page in PAGES
     for n, (code, runs) in enumerate(python_blocks(page), 1)
-    if rel(page) not in COVERED or not runs
 ]
+#: pages whose examples are their substance (the hook reference, plugin loading, settings, scanning)
+EXAMPLE_PAGES = ["docs/hooks.md", "docs/plugins.md", "docs/settings.md", "docs/commands/scan.md"]
+
+
+def run_example(page: Path, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run one example as a reader would: in an empty folder, without the caller's paycode settings."""
+    compiled = compile(code, rel(page), "exec")
+    monkeypatch.chdir(tmp_path)  # no stray paycode.toml, and anything an example writes stays here
+    for variable in [name for name in os.environ if name.startswith("PAYCODE_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    exec(compiled, {"__name__": "docs_example"})
 
 
 def test_there_are_examples_and_few_are_left_unrun() -> None:
@@ -75,18 +77,19 @@ def test_there_are_examples_and_few_are_left_unrun() -> None:
     assert len(unrun) <= len(EXAMPLES) // 5, f"{len(unrun)} of {len(EXAMPLES)} examples marked not-run"
 
 
+def test_the_reference_pages_have_examples_that_run() -> None:
+    running = {rel(p.values[0]) for p in EXAMPLES if p.values[2]}
+    assert set(EXAMPLE_PAGES) <= running, f"no runnable example on {sorted(set(EXAMPLE_PAGES) - running)}"
+
+
 @pytest.mark.parametrize(("page", "code", "runs"), EXAMPLES)
 def test_python_examples_run(
     page: Path, code: str, runs: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compiled = compile(code, rel(page), "exec")
     if not runs:
+        compile(code, rel(page), "exec")
         return  # a file shown for reading: it compiles, and a test of its own runs it (see the page)
-    monkeypatch.chdir(tmp_path)  # no stray paycode.toml, and anything an example writes stays here
-    for variable in ("PAYCODE_CONFIG", "PAYCODE_GATEWAY", "PAYCODE_SCANNER", "PAYCODE_JOURNAL", "PAYCODE_PLUGINS"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    exec(compiled, {"__name__": "docs_example"})
+    run_example(page, code, tmp_path, monkeypatch)
 
 
 # ---------------------------------------------------------------------------- links

@@ -1,4 +1,7 @@
-"""docs/hooks.md: every hook with its exact signature, examples that run; settings.md lists every setting."""
+"""docs/hooks.md: every hook with its exact signature; settings.md lists every setting.
+
+The examples of these pages run with every other page's, in tests/test_docs.py (the one runner).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from paycode.settings import ENV
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 HOOKS_MD = (DOCS / "hooks.md").read_text(encoding="utf-8")
 HOOK_HEADING = re.compile(r"^## `(paycode_\w+)\((.*)\)(?: -> (.*))?`$", re.MULTILINE)
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def spec_signature(name: str) -> str:
@@ -43,24 +45,6 @@ def test_every_hook_has_a_section_headed_by_its_exact_signature(name: str) -> No
 
 def test_no_section_for_a_hook_that_does_not_exist() -> None:
     assert sorted(documented()) == SPECS
-
-
-EXAMPLE_PAGES = ["hooks.md", "plugins.md", "settings.md", "commands/scan.md"]
-EXAMPLES = [
-    pytest.param(page, code, id=f"{page}#{n + 1}")
-    for page in EXAMPLE_PAGES
-    for n, code in enumerate(PYTHON_BLOCK.findall((DOCS / page).read_text(encoding="utf-8")))
-]
-
-
-def test_the_pages_have_examples() -> None:
-    assert {page for page, _ in (p.values for p in EXAMPLES)} == set(EXAMPLE_PAGES)
-
-
-@pytest.mark.parametrize(("page", "code"), EXAMPLES)
-def test_python_examples_run(page: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no stray paycode.toml, and anything an example writes stays here
-    exec(compile(code, f"docs/{page}", "exec"), {"__name__": "docs_example"})
 
 
 def test_every_setting_and_variable_is_documented() -> None:
