@@ -486,6 +486,8 @@ class _Order:
         self.write(record)
         move = self._apply(moves_to, None, note) if moving and moves_to is not None else None
         self.emit("payment.unknown", operation=operation, reason=lost.error.message, delivered=lost.delivered)
+        if lost.error.context.get("mismatch"):  # the client refused a signed answer that does not match the request
+            self.emit("payment.mismatch", operation=operation, mismatch=lost.error.context["mismatch"])
         self._show(move)
 
 
@@ -897,7 +899,7 @@ def refund_flow(
         journal.begin_attempt(order_id, attempt, "refund_query")
         ask_biz = bizcontent.refund_query_biz(merchant_transaction_id=order_id, merchant_refund_id=refund_id)
         reply = yield Call("refund_query", ask_biz, budget=budget())
-        verdict, last[0] = _refund_answer(ctx, order_id, attempt, "refund_query", reply, None, refund_id)
+        verdict, last[0] = _refund_answer(ctx, order_id, attempt, "refund_query", reply, money, refund_id)
         return verdict
 
     status = yield from send()

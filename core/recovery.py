@@ -264,6 +264,12 @@ class _Recovery:
                 )
         except OutcomeUnknown as exc:
             action, reason, refunded = "unknown", str(exc), Decimal(0)
+            if exc.context.get("mismatch"):  # the client refused a signed answer that does not match its request
+                action = "untrusted"
+                if self.host is not None:
+                    self.host.emit(
+                        "payment.mismatch", record.order_id, operation="recovery", mismatch=exc.context["mismatch"]
+                    )
         except (GatewayError, OrderError, ConfigError) as exc:
             action, reason, refunded = "failed", str(exc), Decimal(0)
         after = self.journal.order(record.order_id)
