@@ -181,3 +181,39 @@ def test_a_late_success_notification_on_an_abandoned_order_is_refunded_by_recove
     agree(shop)
     view = shop.srv.order("gave-up")
     assert view is not None and view.charged == 1 and view.refunded == Decimal("30.00")
+
+
+@pytest.mark.parametrize("told", ["CLOSED", "FAILED"])
+def test_a_late_success_notification_on_an_order_the_lane_said_was_not_paid_is_refunded(shop: Shop, told: str) -> None:
+    """The lane reported CLOSED (its deadline passed) or FAILED, so the cashier asked for a new code; the shopper's
+    first payment still succeeds and is notified: it comes out abandoned-and-paid, and recovery refunds it."""
+    code = shop.code("001")
+    shop.journal.begin_order(
+        "told-not-paid",
+        money=Money("30.00", "CNY"),
+        wallet="Wechat-Offline",
+        code_masked=mask_code(code),
+        lane="lane-1",
+        deadline_at=time.time() - 1,
+    )
+    shop.journal.begin_attempt("told-not-paid", "tnp-rq", "pay")
+    request = PaymentRequest(
+        Money("30.00", "CNY"),
+        shop.host.wallets["Wechat-Offline"],
+        code,
+        "told-not-paid",
+        "tnp-rq",
+        notification_url=shop.receiver.url + "/paycode/notify",
+    )
+    shop.journal.end_attempt("told-not-paid", "tnp-rq", outcome="answered", status=told)
+    shop.journal.set_state("told-not-paid", told, note="the lane told the cashier: not paid")
+    shop.terminal.gateway.send(PAY, pay_biz(request))  # what the gateway did meanwhile: the payment went through
+    shop.wait(lambda: len(shop.results) == 1)
+    assert shop.outcomes("told-not-paid") == [("RECHARGE", "SUCCESS", "applied")]
+    record = shop.journal.order("told-not-paid")
+    assert record is not None and record.status is PaymentStatus.SUCCESS
+    assert record.abandoned and record.unresolved
+    [result] = recover(shop.journal, shop.terminal.gateway, shop.host)
+    assert (result.action, result.refunded, result.resolved) == ("refunded", Decimal("30.00"), True)
+    view = shop.srv.order("told-not-paid")
+    assert view is not None and view.charged == 1 and view.refunded == Decimal("30.00")
