@@ -260,6 +260,8 @@ class GatewayAnswer:
 #: the payment statuses the V4 documentation lists (``AUTH_SUCCESS`` is a pre-authorisation's)
 DOCUMENTED_STATUSES = frozenset({"INIT", "PROCESSING", "SUCCESS", "FAILED", "CLOSED", "CANCEL", "AUTH_SUCCESS"})
 _NOT_PAID_STATUSES = frozenset({"FAILED", "CLOSED", "CANCEL"})
+#: code meanings that do not say "not paid": beside FAILED, CLOSED or CANCEL they make the answer inconsistent
+_UNDECIDED = frozenset({CodeMeaning.SUCCESS, CodeMeaning.PROCESSING, CodeMeaning.UNKNOWN})
 #: the top-level codes that may stand beside status SUCCESS ("transaction succeeded", "request succeeded")
 _SUCCESS_CODES = frozenset({"000000", "001000"})
 
@@ -316,6 +318,10 @@ def _mismatch(
         problems.append(f"code {code} ({answer.description or 'no description'}) beside status SUCCESS")
     elif code == "000000" and status is not None and status != "SUCCESS":
         problems.append(f"code 000000 (transaction succeeded) beside status {status}")
+    elif status in _NOT_PAID_STATUSES and code != "001000" and code_meaning(code) in _UNDECIDED:
+        # "not paid" is only believed beside a code that says so (a refusal, a decline, no such order)
+        meaning = code_meaning(code).value
+        problems.append(f"code {code} ({meaning}: {answer.description or 'no description'}) beside status {status}")
     return "; ".join(problems) or None
 
 

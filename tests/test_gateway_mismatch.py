@@ -122,6 +122,23 @@ def test_success_code_beside_another_status_is_a_mismatch(status: str) -> None:
     assert found == f"code 000000 (transaction succeeded) beside status {status}"
 
 
+@pytest.mark.parametrize("code", ["002000", "107000", "500000", "500123", "600002", "600001", "999999", "1"])
+@pytest.mark.parametrize("status", ["FAILED", "CLOSED", "CANCEL"])
+def test_not_paid_is_believed_only_beside_a_code_that_says_so(status: str, code: str) -> None:
+    money = Money("1.00", "CNY")
+    found = answer_mismatch(reply(code, {"merchantTransactionId": "o", "status": status}), order_id="o", money=money)
+    assert found is not None and f"code {code} (" in found and f"beside status {status}" in found
+
+
+@pytest.mark.parametrize(
+    "code", ["001000", "101000", "102000", "105000", "106001", "107001", "200001", "301002", "400000"]
+)
+@pytest.mark.parametrize("status", ["FAILED", "CLOSED", "CANCEL"])
+def test_not_paid_beside_a_refusal_or_decline_is_consistent(status: str, code: str) -> None:
+    got = reply(code, {"merchantTransactionId": "o", "status": status})
+    assert answer_mismatch(got, order_id="o", money=Money("1.00", "CNY")) is None
+
+
 @pytest.mark.parametrize(
     ("amount", "why"),
     [
