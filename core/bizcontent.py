@@ -421,18 +421,17 @@ def refund_query_biz(*, merchant_transaction_id: str, merchant_refund_id: str) -
 
 
 def void_biz(
-    *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str | None = None
+    *, merchant_transaction_id: str, merchant_void_id: str, amount: Money, notification_url: str
 ) -> dict[str, Any]:
-    """The ``bizContent`` of ``/v4/payment/void`` (closes an order still waiting for the shopper)."""
-    biz: dict[str, Any] = {
+    """The ``bizContent`` of ``/v4/payment/void``: documented for AUTH_SUCCESS (pre-authorised) orders only,
+    with a mandatory ``notificationUrl``; never a way to close a barcode order (that is ``timeExpire``)."""
+    return {
         "merchantTransactionId": check_id(merchant_transaction_id, "order id (merchantTransactionId)"),
         "merchantVoidId": check_id(merchant_void_id, "merchantVoidId"),
         "amount": amount.wire(),
         "currency": amount.currency,
+        "notificationUrl": check_notification_url(notification_url),
     }
-    if notification_url:
-        biz["notificationUrl"] = check_notification_url(notification_url)
-    return biz
 
 
 def void_query_biz(*, merchant_transaction_id: str, merchant_void_id: str) -> dict[str, Any]:

@@ -138,7 +138,7 @@ REFUND_QUERY = Operation(
 VOID = Operation(
     "void",
     "/v4/payment/void",
-    required=("merchantTransactionId", "merchantVoidId", "amount", "currency"),
+    required=("merchantTransactionId", "merchantVoidId", "amount", "currency", "notificationUrl"),
     attempt_field="merchantVoidId",
     money=True,
 )

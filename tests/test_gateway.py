@@ -221,7 +221,12 @@ def test_every_operation_uses_its_path(server: Scripted, client: PingPongClient)
     money = Money("1.50", "CNY")
     client.send(REFUND, refund_biz(merchant_transaction_id="o", merchant_refund_id="r", amount=money))
     client.send(REFUND_QUERY, refund_query_biz(merchant_transaction_id="o", merchant_refund_id="r"))
-    client.send(VOID, void_biz(merchant_transaction_id="o", merchant_void_id="v", amount=money))
+    client.send(
+        VOID,
+        void_biz(
+            merchant_transaction_id="o", merchant_void_id="v", amount=money, notification_url="https://n.example/n"
+        ),
+    )
     client.send(VOID_QUERY, void_query_biz(merchant_transaction_id="o", merchant_void_id="v"))
     assert server.paths == ["/v4/payment/refund", "/v4/refund/query", "/v4/payment/void", "/v4/void/query"]
     refund = json.loads(server.bodies[0])["bizContent"]
@@ -309,7 +314,11 @@ def test_pingpong_plugin_builds_sync_and_async_clients(server: Scripted) -> None
         (QUERY, {"requestId": "rq-1"}, "merchantTransactionId or transactionId"),
         (REFUND, {"merchantTransactionId": "o", "merchantRefundId": "r"}, "amount, currency"),
         (REFUND_QUERY, {"merchantTransactionId": "o"}, "merchantRefundId or refundId"),
-        (VOID, {"merchantTransactionId": "o", "amount": Decimal(1), "currency": "CNY"}, "merchantVoidId"),
+        (
+            VOID,
+            {"merchantTransactionId": "o", "amount": Decimal(1), "currency": "CNY"},
+            "merchantVoidId, notificationUrl",
+        ),
         (VOID_QUERY, {"merchantTransactionId": "o"}, "merchantVoidId"),
     ],
 )
