@@ -20,12 +20,24 @@ import attrs
 
 from .errors import UsageError
 from .hookspecs import PROJECT
-from .scaffold_templates import SCANNER_FILES, WALLET_FILES
+from .scaffold_templates import HID_SCANNER_FILES, SCANNER_FILES, SERIAL_SCANNER_FILES, WALLET_FILES
 
-__all__ = ["KINDS", "PluginName", "Scaffold", "plugin_name", "write_scaffold"]
+__all__ = ["KINDS", "TRANSPORTS", "PluginName", "Scaffold", "plugin_name", "write_scaffold"]
 
 Kind = Literal["scanner", "wallet"]
 KINDS: tuple[Kind, ...] = ("scanner", "wallet")
+#: scanner transports: what ``paycode new scanner NAME --transport T`` writes
+TRANSPORTS: dict[str, str] = {
+    "serial": "a framed serial scanner on paycode-serial (decoder, scheme family, pty rig, hypothesis test)",
+    "tcp": "a scanner sending one scan per line over TCP (its own transport, a TCP server rig)",
+    "hid": "a vendor's USB HID POS scanner on paycode-hid (its USB id, output reports for feedback, replay rig)",
+}
+_FILES = {"serial": SERIAL_SCANNER_FILES, "tcp": SCANNER_FILES, "hid": HID_SCANNER_FILES}
+_DEPENDENCIES = {
+    "serial": '"paycode>=0.1", "paycode-serial>=0.1"',
+    "tcp": '"paycode>=0.1"',
+    "hid": '"paycode>=0.1", "paycode-hid>=0.1"',
+}
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _MAX_NAME = 40
@@ -97,10 +109,12 @@ class Scaffold:
     names: PluginName
     folder: Path
     files: tuple[str, ...]
+    transport: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
             "kind": self.kind,
+            **({"transport": self.transport} if self.transport else {}),
             "name": self.names.name,
             "distribution": self.names.distribution,
             "package": self.names.package,
@@ -110,7 +124,7 @@ class Scaffold:
         }
 
 
-def _values(kind: Kind, names: PluginName) -> dict[str, str]:
+def _values(kind: Kind, names: PluginName, transport: str) -> dict[str, str]:
     what = "scanner" if kind == "scanner" else "wallet"
     described = {
         "scanner": f"{names.class_name} barcode scanners (scheme {names.name}://)",
@@ -125,18 +139,28 @@ def _values(kind: Kind, names: PluginName) -> dict[str, str]:
         "wallet_type": f"{names.class_name}-Offline",
         "entry_module": f"{names.package}.plugin" if kind == "scanner" else names.package,
         "description": f"paycode {what} plugin: {described}",
+        "dependencies": _DEPENDENCIES[transport] if kind == "scanner" else '"paycode>=0.1"',
     }
 
 
-def write_scaffold(kind: str, name: str, directory: str | os.PathLike[str] = ".") -> Scaffold:
+def write_scaffold(
+    kind: str, name: str, directory: str | os.PathLike[str] = ".", *, transport: str | None = None
+) -> Scaffold:
     """Write the distribution folder ``<directory>/paycode-<name>`` for a new ``scanner`` or ``wallet`` plugin.
 
-    The folder is written whole or not at all. Raises :class:`~paycode.errors.UsageError` for
-    an unknown kind, a bad name, an existing folder, or a directory that cannot be written.
+    ``transport`` (scanners only; default ``tcp``) picks the scanner template, one of
+    :data:`TRANSPORTS`. The folder is written whole or not at all. Raises
+    :class:`~paycode.errors.UsageError` for an unknown kind or transport, a bad name, an
+    existing folder, or a directory that cannot be written.
     """
     if kind not in KINDS:
         raise UsageError(f"cannot make a {kind!r} plugin; choose one of: {', '.join(KINDS)}")
     chosen: Kind = "scanner" if kind == "scanner" else "wallet"
+    if chosen == "wallet" and transport is not None:
+        raise UsageError("--transport is for scanner plugins; a wallet plugin has none")
+    wire = transport if transport is not None else "tcp"
+    if chosen == "scanner" and wire not in TRANSPORTS:
+        raise UsageError(f"transport {wire!r} is not one paycode can write; choose one of: {', '.join(TRANSPORTS)}")
     names = plugin_name(name)
     parent = Path(directory).expanduser()
     folder = parent / names.distribution
@@ -147,8 +171,8 @@ def write_scaffold(kind: str, name: str, directory: str | os.PathLike[str] = "."
         staging = Path(tempfile.mkdtemp(prefix=f".{names.distribution}-", dir=parent))
     except OSError as exc:
         raise UsageError(f"cannot write in {parent}: {exc.strerror or exc}") from None
-    values = _values(chosen, names)
-    templates = SCANNER_FILES if chosen == "scanner" else WALLET_FILES
+    values = _values(chosen, names, wire)
+    templates = _FILES[wire] if chosen == "scanner" else WALLET_FILES
     written = []
     try:
         for path_template, text in templates.items():
@@ -162,4 +186,4 @@ def write_scaffold(kind: str, name: str, directory: str | os.PathLike[str] = "."
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise UsageError(f"cannot write {folder}: {exc.strerror or exc} (nothing was written)") from None
-    return Scaffold(chosen, names, folder, tuple(written))
+    return Scaffold(chosen, names, folder, tuple(written), wire if chosen == "scanner" else None)

@@ -38,11 +38,19 @@ def generated(
     """paycode-acme (scanner) and paycode-union-pay (wallet), generated and installed; the environment to run them."""
     work = tmp_path_factory.mktemp("scaffold")
     assert main(["new", "scanner", "acme", "--dir", str(work)]) == 0
+    assert main(["new", "scanner", "acme-serial", "--transport", "serial", "--dir", str(work)]) == 0
+    assert main(["new", "scanner", "acme-hid", "--transport", "hid", "--dir", str(work)]) == 0
     assert main(["new", "wallet", "union-pay", "--dir", str(work)]) == 0
-    return work, install_plugins(work, work / "paycode-acme", work / "paycode-union-pay")
+    return work, install_plugins(work, *(work / folder for folder in FOLDERS))
 
 
-@pytest.mark.parametrize(("folder", "passed"), [("paycode-acme", 12), ("paycode-union-pay", 11)])
+FOLDERS = ("paycode-acme", "paycode-acme-serial", "paycode-acme-hid", "paycode-union-pay")
+
+
+@pytest.mark.parametrize(
+    ("folder", "passed"),
+    [("paycode-acme", 12), ("paycode-acme-serial", 17), ("paycode-acme-hid", 13), ("paycode-union-pay", 11)],
+)
 def test_the_generated_tests_pass_as_created(generated: tuple[Path, dict[str, str]], folder: str, passed: int) -> None:
     work, env = generated
     done = subprocess.run(
@@ -70,22 +78,56 @@ def test_paycode_lists_both_installed_plugins(generated: tuple[Path, dict[str, s
     assert plugins["union-pay"]["registers"]["wallets"] == ["UnionPay-Offline"]
 
 
-def test_the_generated_code_is_lint_clean(generated: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_the_generated_code_is_ruff_clean_with_its_own_config(
+    generated: tuple[Path, dict[str, str]], folder: str
+) -> None:
     work, _ = generated
-    folders = [str(work / "paycode-acme"), str(work / "paycode-union-pay")]
-    config = ["--config", str(ROOT / "pyproject.toml")]
+    assert "[tool.ruff]" in (work / folder / "pyproject.toml").read_text(encoding="utf-8")
     for command in (["check", "--exclude", "build"], ["format", "--check", "--exclude", "build"]):
         done = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, *config, *folders], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "ruff", *command, "."], cwd=work / folder, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def paycode_source_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """MYPYPATH for this source checkout: the generated README's instruction for an editable paycode.
+
+    ``paycode`` is a tree of links to core/ (and plugins/), as tools/typecheck.py lays it out; the
+    contrib distributions' folders hold paycode_serial and paycode_hid.
+    """
+    tree = tmp_path_factory.mktemp("mypypath")
+    package = tree / "paycode"
+    package.mkdir()
+    for entry in (ROOT / "core").iterdir():
+        if entry.name != "__pycache__":
+            (package / entry.name).symlink_to(entry)
+    (package / "plugins").symlink_to(ROOT / "plugins")
+    return ":".join([str(tree), str(ROOT / "contrib_scanners" / "serial"), str(ROOT / "contrib_scanners" / "hid")])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_the_generated_code_passes_mypy_strict_as_configured(
+    generated: tuple[Path, dict[str, str]], paycode_source_path: str, folder: str
+) -> None:
+    work, env = generated
+    assert "strict = true" in (work / folder / "pyproject.toml").read_text(encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(work / ".mypy_cache")],
+        cwd=work / folder, env={**env, "MYPYPATH": paycode_source_path}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found" in done.stdout
 
 
 def test_it_says_what_it_wrote_and_what_to_do_next(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = new(capsys, "scanner", "paycode-Acme_Two", "--dir", str(tmp_path))
     assert (code, err) == (0, "")
     folder = tmp_path / "paycode-acme-two"
-    assert out.splitlines()[0] == f"created paycode-acme-two, a scanner plugin (acme-two://), in {folder}"
+    assert out.splitlines()[0] == f"created paycode-acme-two, a tcp scanner plugin (acme-two://), in {folder}"
     assert "  paycode_acme_two/scanner.py" in out.splitlines()
     assert out.splitlines()[-3:] == [f"  cd {folder}", "  pip install -e '.[test]'", "  python -m pytest"]
     pyproject = (folder / "pyproject.toml").read_text(encoding="utf-8")
@@ -179,3 +221,23 @@ def test_any_accepted_name_gives_valid_distribution_package_and_entry_point_name
 def test_write_scaffold_refuses_what_the_command_refuses(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="choose one of: scanner, wallet"):
         write_scaffold("signer", "acme", tmp_path)
+    with pytest.raises(
+        UsageError, match="transport 'usb' is not one paycode can write; choose one of: serial, tcp, hid"
+    ):
+        write_scaffold("scanner", "acme", tmp_path, transport="usb")
+    with pytest.raises(UsageError, match="--transport is for scanner plugins"):
+        write_scaffold("wallet", "acme", tmp_path, transport="serial")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("transport", ["serial", "hid"])
+def test_the_transport_is_in_the_json_and_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], transport: str
+) -> None:
+    code, out, _ = new(capsys, "scanner", "vend", "--transport", transport, "--dir", str(tmp_path), "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["transport"] == transport
+    pyproject = (tmp_path / "paycode-vend" / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"paycode-{transport}>=0.1"' in pyproject
+    plugin = (tmp_path / "paycode-vend" / "paycode_vend" / "plugin.py").read_text(encoding="utf-8")
+    assert "defaults=DEFAULTS" in plugin and "list_devices=list_devices" in plugin

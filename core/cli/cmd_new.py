@@ -1,4 +1,4 @@
-"""``paycode new (scanner|wallet) NAME [--dir D] [--json]``: start a plugin distribution."""
+"""``paycode new (scanner|wallet) NAME [--transport serial|tcp|hid] [--dir D] [--json]``: start a plugin."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="short name, e.g. acme: distribution paycode-acme, package paycode_acme, entry point and scheme acme",
     )
+    parser.add_argument(
+        "--transport",
+        metavar="T",
+        help="scanner plugins: serial (a framed serial scanner on paycode-serial), tcp (one scan per line over "
+        "TCP; the default) or hid (a vendor's HID POS scanner on paycode-hid)",
+    )
     parser.add_argument("--dir", metavar="D", default=".", help="folder to write paycode-NAME in (default: here)")
     parser.add_argument("--json", action="store_true", help="one JSON object describing what was written")
 
@@ -23,11 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..scaffold import write_scaffold
 
-    made = write_scaffold(args.kind, args.name, args.dir)
+    made = write_scaffold(args.kind, args.name, args.dir, transport=args.transport)
     if args.json:
         print(json.dumps(made.as_json()))
         return 0
-    what = f"scanner plugin ({made.names.name}://)" if made.kind == "scanner" else "wallet plugin"
+    what = f"{made.transport} scanner plugin ({made.names.name}://)" if made.kind == "scanner" else "wallet plugin"
     print(f"created {made.names.distribution}, a {what}, in {made.folder}")
     for path in made.files:
         print(f"  {path}")
