@@ -24,7 +24,19 @@ hypothesis and paycode modules they need, load on first use.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the lazily loaded names with their real types
+    from ._hosts import EventRecorder as EventRecorder
+    from ._hosts import plugin_host as plugin_host
+    from .docgateway import DocGateway as DocGateway
+    from .scanners import ScannerConformance as ScannerConformance
+    from .scanners import ScannerRig as ScannerRig
+    from .signers import KnownAnswer as KnownAnswer
+    from .signers import SignerConformance as SignerConformance
+    from .wallets import NearMiss as NearMiss
+    from .wallets import WalletConformance as WalletConformance
+    from .wallets import near_misses as near_misses
 
 __all__ = [
     "DocGateway",
