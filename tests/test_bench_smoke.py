@@ -37,6 +37,7 @@ FIGURES = (
     "lanes_10_tmpfs",
     "lanes_100_tmpfs",
     "terminal_rss",
+    "receiver_slow_clients",
 )
 CHECKS = ("lazy_imports_help", "lazy_imports_plugins")
 NUMBERS = ("median", "p99", "baseline_median", "baseline_p99", "ratio")
