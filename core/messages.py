@@ -29,6 +29,7 @@ DEFAULT_LANGUAGE = "en"
 CATALOGUE: Mapping[str, Mapping[str, str]] = {
     "title": {"zh-Hans": "扫码收款", "zh-Hant": "掃碼收款", "en": "Payment code checkout"},
     "lane": {"zh-Hans": "收银台", "zh-Hant": "收銀台", "en": "Lane"},
+    "token": {"zh-Hans": "访问令牌", "zh-Hant": "存取權杖", "en": "Access token"},
     "amount": {"zh-Hans": "金额", "zh-Hant": "金額", "en": "Amount"},
     "currency": {"zh-Hans": "币种", "zh-Hant": "幣種", "en": "Currency"},
     "start": {"zh-Hans": "收款", "zh-Hant": "收款", "en": "Take payment"},
