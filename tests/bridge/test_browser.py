@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paycode.bridge import BridgeServer
 from paycode.messages import message
 
 from tests.bridge.helpers import TOKEN, Running, wechat
@@ -155,12 +156,19 @@ def test_cancel_declined_and_reconnecting_in_the_browser(
         page.click("#start")
         assert page.locator("#error").inner_text() == message("bad_amount", "en")
 
-        # a page without the token asks for it
-        other = context.new_page()
-        other.goto(f"{run.url}/?lang=zh-Hant")
-        other.wait_for_selector("body[data-ready=true]")
-        assert other.locator("#login").is_visible() or other.locator("#till").is_visible()
-        other.close()
+        # the server goes away and comes back: the page says so, reconnects, and takes the next payment
+        port = run.server.port
+        run.server.kill()
+        page.wait_for_selector("#connection:not([hidden])", timeout=15000)
+        assert page.locator("#connection").inner_text() == message("connection_lost", "en")
+        page.screenshot(path=str(artifacts / "en-connection-lost.png"))
+        run.server = BridgeServer(run.bridge, token=TOKEN, port=port).start()
+        page.wait_for_selector("#connection[hidden]", state="attached", timeout=15000)
+        page.fill("#amount", "5.00")
+        page.click("#start")
+        page.wait_for_selector("#status[data-state=waiting_for_scan]")
+        pty.write(wechat("001").encode() + b"\r")
+        page.wait_for_selector("#status[data-state=paid]", timeout=15000)
     finally:
         context.close()
 
