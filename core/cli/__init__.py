@@ -8,8 +8,9 @@ stderr and the error's exit status; usage errors exit 2.
 A registered command whose module cannot be used never vanishes silently: ``paycode --help``
 still lists it, marked unavailable with the reason, and running it prints one line naming
 the module and exits 70 (:data:`EXIT_UNAVAILABLE`). A module that raises while it is imported
-(an ImportError inside it, a syntax error) or lacks ``HELP``/``add_arguments``/``run`` is
-*broken*: ``paycode --help`` also warns about it on stderr. A module that does not exist at all
+(an ImportError inside it, a syntax error), lacks ``HELP``/``add_arguments``/``run``, or whose
+``add_arguments`` raises (an optional dependency it imports is not installed) is *broken*:
+``paycode --help`` also warns about it on stderr. A module that does not exist at all
 (``ModuleNotFoundError`` naming the module itself: a command registered before its module is
 written or installed) is *missing*: listed and refused the same way, without the warning, so
 that the other commands keep a clean stderr. docs/cli.md explains both.
@@ -80,7 +81,7 @@ class Unavailable:
                 f"command {self.name} is registered but its module {self.module} is not installed "
                 f"({self.reason}); reinstall paycode or remove the command from paycode.cli.COMMANDS"
             )
-        return f"command {self.name} is unavailable: importing {self.module} failed: {self.reason}"
+        return f"command {self.name} is unavailable: {self.reason}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -99,21 +100,25 @@ def load_command(name: str, module_name: str) -> ModuleType | Unavailable:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        state = "missing" if _is_the_module(exc, module_name) else "broken"
-        reason = f"no module named {exc.name!r}" if state == "missing" else _one_line(exc)
-        return Unavailable(name, module_name, state, reason)
+        if _is_the_module(exc, module_name):
+            return Unavailable(name, module_name, "missing", f"no module named {exc.name!r}")
+        return Unavailable(name, module_name, "broken", f"importing {module_name} failed: {_one_line(exc)}")
     except (Exception, SystemExit) as exc:  # SyntaxError, an ImportError inside it, anything it raises
-        return Unavailable(name, module_name, "broken", _one_line(exc))
+        return Unavailable(name, module_name, "broken", f"importing {module_name} failed: {_one_line(exc)}")
     lacking = [attr for attr in ("HELP", "add_arguments", "run") if not hasattr(module, attr)]
     if lacking:
-        return Unavailable(name, module_name, "broken", f"it defines no {', '.join(lacking)}")
+        return Unavailable(name, module_name, "broken", f"{module_name} defines no {', '.join(lacking)}")
+    try:  # its options, on a parser of its own: one that cannot describe them is broken too
+        module.add_arguments(_Parser(prog=f"paycode {name}"))
+    except (Exception, SystemExit) as exc:
+        return Unavailable(name, module_name, "broken", f"{module_name}.add_arguments raised {_one_line(exc)}")
     return module
 
 
 def _refuse(unavailable: Unavailable, args: argparse.Namespace | None = None) -> int:
     print(f"paycode: error: {unavailable.message()}", file=sys.stderr)
-    if unavailable.state == "broken" and os.environ.get("PAYCODE_DEBUG"):
-        importlib.import_module(unavailable.module)  # the traceback
+    if unavailable.state == "broken" and os.environ.get("PAYCODE_DEBUG"):  # the traceback
+        importlib.import_module(unavailable.module).add_arguments(_Parser(prog=f"paycode {unavailable.name}"))
     return EXIT_UNAVAILABLE
 
 
