@@ -3,17 +3,19 @@
 An AX-200 frame is ``STX, LEN, DATA (LEN bytes), SUM, ETX``: LEN is the number of data
 bytes (1-250), SUM the XOR of LEN and every data byte. Scanner URLs: ``acme:///dev/ttyUSB0``,
 ``acme+socket://host:port``, ``acme+rfc2217://host:port``, with paycode-serial's line
-settings (``baudrate=115200``, …) and ``frame_timeout``: milliseconds within which a
-started frame must be complete (default 200).
+settings (``baudrate``: 115200 unless the URL says otherwise, …), ``frame_timeout``:
+milliseconds within which a started frame must be complete (default 200), and feedback
+commands (``good=%16%07``: the bytes the AX-200 beeps a good read for).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import paycode
 from paycode import ScannerType, ScannerURL
-from paycode_serial import Frame, FrameError, describe_byte, first_unprintable, serial_scanner_types
+from paycode_serial import Frame, FrameError, describe_byte, first_unprintable, list_devices, serial_scanner_types
 
 STX, ETX = 0x02, 0x03
 MAX_DATA = 250
@@ -95,8 +97,20 @@ def decoder_for(url: ScannerURL) -> AcmeDecoder:
     return AcmeDecoder(frame_timeout=timeout_ms / 1000)
 
 
+def acme_ports() -> list[dict[str, Any]]:
+    """The AX-200s plugged in (USB id 0c2e:0b61), as acme:// URLs, for `paycode devices`."""
+    return list_devices(scheme="acme", usb_ids={"0c2e:0b61"})
+
+
 @paycode.hookimpl
 def paycode_register_scanners(register: Callable[[ScannerType], None]) -> None:
     params = {"frame_timeout": "milliseconds within which a started frame must be complete (default 200)"}
-    for scanner_type in serial_scanner_types("acme", decoder_for, params=params, description="Acme AX-200 scanner"):
+    for scanner_type in serial_scanner_types(
+        "acme",
+        decoder_for,
+        params=params,
+        description="Acme AX-200 scanner",
+        defaults={"baudrate": "115200"},  # the AX-200 ships at 115200 baud
+        list_devices=acme_ports,
+    ):
         register(scanner_type)

@@ -38,8 +38,17 @@ def test_an_incomplete_frame_is_dropped_after_the_frame_timeout() -> None:
 
 def test_scans_through_paycode_over_a_pty() -> None:
     host = PluginHost()  # every installed plugin, found through the "paycode" entry points
-    with PtyScanner() as fake, host.open_scanner(f"acme://{fake.path}?baudrate=115200") as scanner:
+    with PtyScanner() as fake, host.open_scanner(f"acme://{fake.path}") as scanner:
         fake.write(encode(b"]C0130000000000000001"))
         scan = scanner.read(timeout=5.0)
+        assert scanner.stats().scans == 1
     assert scan is not None
     assert (scan.text, scan.symbology) == ("130000000000000001", "code128")
+
+
+def test_feedback_beeps_the_scanner() -> None:
+    host = PluginHost()
+    with PtyScanner() as fake, host.open_scanner(f"acme://{fake.path}?good=%16%07&bad=%16%07%07") as scanner:
+        assert scanner.open()
+        assert scanner.feedback("good")  # what paycode sends when a payment read from this scanner succeeds
+        assert fake.sent(2) == b"\x16\x07"
