@@ -265,11 +265,12 @@ def refund_verdict(answer: GatewayAnswer) -> PaymentStatus | str:
 def outcome(payment: Payment) -> str:
     """``paid``, ``not_paid`` or ``unresolved`` (no final answer yet: journaled for recovery).
 
-    A payment the lane refunded in full because its journal could not record it is ``not_paid``.
+    A success the journal could not record (``payment.unrecorded``) is ``not_paid`` once the lane has
+    refunded it in full, else ``unresolved``: nobody may take it as paid without a record of it.
     """
     if payment.status is PaymentStatus.SUCCESS:
-        if getattr(payment, "unrecorded", "") and payment.refunded >= payment.money.amount:
-            return "not_paid"
+        if payment.unrecorded:
+            return "not_paid" if payment.refunded >= payment.money.amount else "unresolved"
         return "paid"
     if payment.status in _NOT_PAID:
         return "not_paid"
@@ -358,11 +359,21 @@ class _Order:
     # -- the journal, kept going after a failure ---------------------------------------
 
     def write(self, work: Callable[[], None]) -> bool:
-        """Do a journal write (after any earlier ones that failed); True when everything is written."""
+        """Do a journal write; True when everything is written. After a failure the writes queue up in order
+        and are tried again at the end of the flow (:func:`_finish`), so a journal that is locked or full does
+        not hold the lane up at every step."""
         self.backlog.append(work)
+        if self.journal_error:
+            return False
         return self.flush()
 
-    def flush(self) -> bool:
+    def flush(self, *, reopen: bool = False) -> bool:
+        if reopen and self.backlog:
+            try:
+                self.ctx.journal.reopen()  # a lock released, space freed, a mount made writable again
+            except JournalError as exc:
+                self.journal_error = exc.message
+                return False
         while self.backlog:
             try:
                 self.backlog[0]()
@@ -599,12 +610,13 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
 def _finish(order: _Order, request: PaymentRequest, policy: PollingPolicy) -> Flow[Payment]:
     """Retry journal writes that failed; when they never succeed, refund a success nobody could record."""
     payment = order.payment
-    for pause in JOURNAL_RETRIES:
-        if order.flush():
-            return payment
-        yield Sleep(pause)
-    if order.flush():
+    if not order.backlog:
         return payment
+    order.emit("payment.journal", step="retrying", error=order.journal_error, pending=len(order.backlog))
+    for pause in JOURNAL_RETRIES:
+        yield Sleep(pause)
+        if order.flush(reopen=True):
+            return payment
     error = order.journal_error
     payment.unrecorded = error
     if payment.status is PaymentStatus.SUCCESS:

@@ -11,13 +11,23 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from ..hookspecs import hookimpl
 from ..models import Event
 from ._args import seconds as seconds  # its home is paycode.cli._args; importable here too
 
-__all__ = ["EXIT_STATUS", "StepPrinter", "describe", "payment_json", "seconds"]
+__all__ = [
+    "EXIT_JOURNAL",
+    "EXIT_STATUS",
+    "StepPrinter",
+    "describe",
+    "journal_failure_exits_2",
+    "payment_json",
+    "seconds",
+]
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -134,6 +144,20 @@ class StepPrinter:
 
 #: exit status of ``paycode pay`` by outcome
 EXIT_STATUS = {"paid": 0, "not_paid": 1, "unresolved": 3}
+#: exit status of ``pay`` and ``refund`` when the journal cannot record them: nothing was sent (never 1, "not paid")
+EXIT_JOURNAL = 2
+
+
+@contextmanager
+def journal_failure_exits_2() -> Iterator[None]:
+    """A JournalError out of ``pay`` / ``refund`` means nothing was sent: exit 2, never 1 ("not paid")."""
+    from ..errors import JournalError
+
+    try:
+        yield
+    except JournalError as exc:
+        exc.exit_code = EXIT_JOURNAL
+        raise
 
 
 def payment_json(payment: Any, result: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from ._args import seconds
 
@@ -28,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from ..host import PluginHost
     from ..settings import Settings
     from ..terminal import Terminal, outcome
-    from ._steps import EXIT_STATUS, StepPrinter, payment_json
+    from ._steps import EXIT_STATUS, StepPrinter, journal_failure_exits_2, payment_json
 
     settings = Settings.load(config=args.config, poll_interval=args.poll_interval, deadline=args.deadline)
     printer = StepPrinter(json_lines=args.json)
     host = PluginHost(settings, plugins=[printer])
     try:
-        with Terminal(settings, host=host, recover=False) as terminal:
+        with journal_failure_exits_2(), Terminal(settings, host=host, recover=False) as terminal:
             # refuse bad input before recovery or the payment sends anything
             sale = terminal.sale(args.amount, args.currency, args.order)
             if args.code is not None:
@@ -50,11 +52,38 @@ def run(args: argparse.Namespace) -> int:
     finally:
         printer.close()
     result = outcome(payment)
+    order = payment.merchant_transaction_id
     human = {
-        "paid": f"PAID {payment.money} order {payment.merchant_transaction_id} transaction {payment.transaction_id}",
-        "not_paid": f"NOT PAID ({payment.status.value}) order {payment.merchant_transaction_id}; ask for a fresh code",
-        "unresolved": f"UNRESOLVED ({payment.status.value}) order {payment.merchant_transaction_id}: journaled; "
+        "paid": f"PAID {payment.money} order {order} transaction {payment.transaction_id}",
+        "not_paid": f"NOT PAID ({payment.status.value}) order {order}; ask for a fresh code",
+        "unresolved": f"UNRESOLVED ({payment.status.value}) order {order}: journaled; "
         "recovery will settle it (a late success is refunded)",
     }[result]
-    printer.result(payment_json(payment, result), human)
+    data = payment_json(payment, result)
+    if payment.unrecorded:
+        data["unrecorded"] = payment.unrecorded
+        human = _unrecorded(payment, result, order)
+        print(f"paycode: warning: the journal could not record order {order}: {payment.unrecorded}", file=sys.stderr)
+    printer.result(data, human)
     return EXIT_STATUS[result]
+
+
+def _unrecorded(payment: Any, result: str, order: str) -> str:
+    """What the cashier is told when the journal could not record the payment's outcome (the gateway's truth)."""
+    status = payment.status.value
+    if result == "not_paid" and status == "SUCCESS":
+        return (
+            f"NOT PAID order {order}: the gateway took {payment.money} but the journal could not record it, "
+            "so it was refunded in full; ask for a fresh code"
+        )
+    if result == "not_paid":
+        return f"NOT PAID ({status}) order {order} (not recorded in the journal); ask for a fresh code"
+    if status == "SUCCESS":
+        return (
+            f"UNRESOLVED order {order}: the gateway took {payment.money}, the journal could not record it and the "
+            "refund has no final answer: do not charge again; check the order at PingPong (paycode query)"
+        )
+    return (
+        f"UNRESOLVED ({status}) order {order}: not recorded in the journal, so recovery cannot follow it: do not "
+        "charge again; check the order at PingPong (paycode query); unpaid, the gateway closes it at its timeExpire"
+    )

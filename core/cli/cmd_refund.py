@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..payflow import check_refund_amount
     from ..settings import Settings
     from ..terminal import Terminal
-    from ._steps import StepPrinter
+    from ._steps import StepPrinter, journal_failure_exits_2
     from .cmd_query import needs_lasting_gateway
 
     settings = Settings.load(config=args.config)
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     check_id(args.order, "order id")
     needs_lasting_gateway(settings, "refund")
     printer = StepPrinter(json_lines=args.json)
-    with Terminal(settings, host=PluginHost(settings, plugins=[printer])) as terminal:
+    with journal_failure_exits_2(), Terminal(settings, host=PluginHost(settings, plugins=[printer])) as terminal:
         result = terminal.refund(
             args.order, args.amount, currency=args.currency, poll_interval=args.poll_interval, deadline=args.deadline
         )
