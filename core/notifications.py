@@ -445,14 +445,48 @@ def receiver_app(
 class _ReadTimeoutProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with a read timeout: the whole request must arrive within ``read_timeout``
     of the connection (or of its first byte, on a kept-alive connection); a client that sends too slowly or
-    not at all is disconnected. uvicorn itself only times out idle kept-alive connections."""
+    not at all is disconnected. uvicorn itself only times out idle kept-alive connections.
+
+    At the connection limit, a new connection makes room by closing the connection that has waited longest
+    without a whole request (a slow or silent client, or an idle kept-alive one), so slow clients can never
+    crowd out the gateway; only when every connection is busy with a request does uvicorn answer 503.
+    """
 
     read_timeout = DEFAULT_READ_TIMEOUT
     _read_timer: asyncio.TimerHandle | None = None
+    _waiting_since = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._waiting_since = self.loop.time()
         self._arm()
+        limit = self.limit_concurrency
+        if limit is not None and len(self.connections) >= limit:
+            self._make_room()
+
+    def _waiting(self) -> bool:
+        """True while this connection has no whole request: (the rest of) a head or a body is awaited, or it is
+        idle. Nothing has been handled for it (the app reads the whole body before it acts)."""
+        if self.transport.is_closing():
+            return False
+        if self.conn.their_state is h11.SEND_BODY:
+            return True
+        busy = self.cycle is not None and not self.cycle.response_complete
+        return not busy and self.conn.their_state is h11.IDLE
+
+    def _make_room(self) -> None:
+        others = [c for c in self.connections if c is not self and isinstance(c, _ReadTimeoutProtocol)]
+        waiting = [c for c in others if c._waiting()]
+        if not waiting:
+            return  # every connection is busy with a request: uvicorn answers this one 503
+        oldest = min(waiting, key=lambda c: c._waiting_since)
+        log.debug("connection limit reached: closing the connection longest without a whole request")
+        oldest._drop()
+        self.connections.discard(oldest)
+
+    def on_response_complete(self) -> None:
+        self._waiting_since = self.loop.time()
+        super().on_response_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._read_timer is None and self.conn.their_state is h11.IDLE:
@@ -478,10 +512,15 @@ class _ReadTimeoutProtocol(H11Protocol):
         self._read_timer = None
         if not self.transport.is_closing() and self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
             log.debug("closing a connection that sent no whole request within %g s", self.read_timeout)
-            if self.cycle is not None and not self.cycle.response_complete:
-                self.cycle.disconnected = True
-                self.cycle.message_event.set()
-            self.transport.close()
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close a connection that has no whole request; an app waiting for its body learns it went away."""
+        self._disarm()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
 
 
 def _quiet_uvicorn() -> None:

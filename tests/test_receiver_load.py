@@ -184,20 +184,45 @@ def test_a_client_that_sends_no_whole_request_is_disconnected_after_the_read_tim
         assert answer.status_code == 200
 
 
-def test_a_request_beyond_the_connection_limit_is_answered_503(tmp_path: Path, receiver_of: Any) -> None:
-    fill(tmp_path / "j.sqlite3", 1)
+def test_slow_clients_beyond_the_connection_limit_make_room_for_the_gateway(tmp_path: Path, receiver_of: Any) -> None:
+    ids = fill(tmp_path / "j.sqlite3", 5)
     with Journal(tmp_path / "j.sqlite3") as journal:
         receiver, seen = receiver_of(journal, max_connections=10, read_timeout=60.0)
-        with SlowClients(receiver.url, 10):
-            answer = httpx.post(receiver.url + "/notify", content=notification("load-0000"), timeout=10)
-            assert answer.status_code == 503
+        with SlowClients(receiver.url, 30) as slow:
+            answers = [httpx.post(receiver.url + "/notify", content=notification(i), timeout=10) for i in ids]
+            held = slow.still_open()
+        assert [(a.status_code, a.text) for a in answers] == [(200, "SUCCESS")] * len(ids)
+        assert [r.outcome for r in seen] == ["applied"] * len(ids)
+        assert held < 10  # the oldest of them were closed to make room
+
+
+def test_a_request_beyond_the_connection_limit_while_all_are_busy_is_answered_503(
+    tmp_path: Path, receiver_of: Any
+) -> None:
+    ids = fill(tmp_path / "j.sqlite3", 4)
+    release = threading.Event()
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        receiver, _ = receiver_of(journal, max_connections=4, read_timeout=60.0)
+        receiver.handler.on_result = lambda result: release.wait(30)  # hold every request in its worker
+        answers: dict[str, httpx.Response] = {}
+
+        def post(order_id: str) -> None:
+            answers[order_id] = httpx.post(receiver.url + "/notify", content=notification(order_id), timeout=60)
+
+        busy = [threading.Thread(target=post, args=(i,)) for i in ids[:3]]
+        for t in busy:
+            t.start()
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # the slow ones are gone: served again
-            answer = httpx.post(receiver.url + "/notify", content=notification("load-0000"), timeout=10)
-            if answer.status_code != 503:
-                break
-            time.sleep(0.05)
-        assert answer.status_code == 200 and [r.outcome for r in seen] == ["applied"]
+        while len(receiver._server.server_state.tasks) < 3 and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)
+        beyond = httpx.post(receiver.url + "/notify", content=notification(ids[3]), timeout=10)
+        release.set()
+        for t in busy:
+            t.join(30)
+        assert beyond.status_code == 503
+        assert {i: a.status_code for i, a in answers.items()} == dict.fromkeys(ids[:3], 200)
+        record = journal.order(ids[3])
+        assert record is not None and record.status is PaymentStatus.PROCESSING  # the gateway will retry it
 
 
 def _abuse(url: str, body: bytes) -> None:
