@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=_count,
         default=DEFAULT_MAX_CONNECTIONS,
-        help=f"connections served at once; a request beyond them is answered 503 (default {DEFAULT_MAX_CONNECTIONS})",
+        help="connections held at once; beyond them the one longest without a whole request is closed, or, "
+        f"when all are busy, the request is answered 503 (default {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument(
         "--workers",
