@@ -525,6 +525,7 @@ def recover(
     lane: str | None = None,
     now: float | None = None,
     grace: float | None = None,
+    on_result: Callable[[RecoveryResult], None] | None = None,
 ) -> list[RecoveryResult]:
     """Settle every unresolved order of ``journal`` with the gateway behind ``client``.
 
@@ -536,6 +537,8 @@ def recover(
     :param now: the time (``time.time()``) deadlines are compared with.
     :param grace: seconds after a request was sent during which the gateway's "no such order / refund" is not
         believed (the request may still be on its way). Default: the host's connect plus read timeout, else 20.
+    :param on_result: called with each order's result as soon as it is settled (``paycode recover`` prints and
+        flushes it then, so that a recovery killed half-way has said what it did).
     :returns: one :class:`RecoveryResult` per order that was unresolved, oldest first.
     """
     if late_success is None:
@@ -552,6 +555,8 @@ def recover(
                 continue
             result = run.order(record)
             results.append(result)
+            if on_result is not None:
+                on_result(result)
             if host is not None:
                 data = result.as_json()
                 data.pop("order_id")

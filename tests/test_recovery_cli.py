@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +22,8 @@ from paycode.masking import mask_code
 from paycode.models import Money
 from paycode.sandbox.server import SandboxServer
 from paycode.settings import Settings
+from paycode.testing.docgateway import QUERY as DOC_QUERY
+from paycode.testing.docgateway import DocGateway
 
 
 @pytest.fixture
@@ -136,3 +142,46 @@ def test_a_bad_late_success_option(sandbox: SandboxServer, capsys: pytest.Captur
     status, out, err = run(capsys, "--late-success", "keep")
     assert (status, out) == (2, "")
     assert "argument --late-success: invalid choice: 'keep'" in err
+
+
+def test_json_lines_are_flushed_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recovery killed half-way has already said what it did: each line is flushed as its order is settled."""
+    with DocGateway() as gw:
+        c = gw.credentials
+        journal = Journal(tmp_path / "flush.sqlite3")
+        for order_id in ("first", "second"):
+            journal.begin_order(
+                order_id,
+                money=Money("8.80", "CNY"),
+                wallet="Wechat-Offline",
+                code_masked="1300**********0001",
+                lane="lane-1",
+                deadline_at=time.time() + 60,
+            )
+            journal.begin_attempt(order_id, f"{order_id}-rq", "pay")
+        journal.close()
+        gw.script(path=DOC_QUERY, times=1)  # the first query is answered ("no such order yet": waiting) ...
+        gw.script(path=DOC_QUERY, stall=math.inf)  # ... the second never is
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
+        env.update(
+            PAYCODE_GATEWAY=gw.url,
+            PAYCODE_ACC_ID=c.acc_id,
+            PAYCODE_CLIENT_ID=c.client_id,
+            PAYCODE_SALT=c.salt,
+            PAYCODE_JOURNAL=str(tmp_path / "flush.sqlite3"),
+            PAYCODE_READ_TIMEOUT="30",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paycode", "recover", "--json"], stdout=subprocess.PIPE, env=env, text=True
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # arrives while the second order's query is still held
+            assert proc.poll() is None
+            first = json.loads(line)
+            assert (first["order_id"], first["action"]) == ("first", "waiting")
+        finally:
+            proc.kill()
+            proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..journal import journal_file, open_journal
-    from ..recovery import recover
+    from ..recovery import RecoveryResult, recover
     from ..settings import Settings
 
     settings = Settings.load(config=args.config)
@@ -58,17 +58,20 @@ def run(args: argparse.Namespace) -> int:
 
         host = PluginHost(settings)
         client = host.gateway()
+
+        def show(result: RecoveryResult) -> None:
+            # each line as soon as its order is settled, flushed: a recovery killed half-way has said what it did
+            print(json.dumps(result.as_json(), ensure_ascii=False) if args.json else result.line(), flush=True)
+
         try:
             if args.all_lanes:
                 from ..store.recover_all import recover_all_lanes
 
-                results = recover_all_lanes(journal, client, host, late_success=args.late_success)
+                results = recover_all_lanes(journal, client, host, late_success=args.late_success, on_result=show)
             else:
-                results = recover(journal, client, host, late_success=args.late_success, lane=args.lane)
+                results = recover(journal, client, host, late_success=args.late_success, lane=args.lane, on_result=show)
         finally:
             client.close()
-    for result in results:
-        print(json.dumps(result.as_json(), ensure_ascii=False) if args.json else result.line())
     unresolved = sum(not r.resolved for r in results)
     if not args.json:
         print(f"{len(results)} order(s) recovered: {len(results) - unresolved} resolved, {unresolved} unresolved")
