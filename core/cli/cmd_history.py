@@ -48,12 +48,13 @@ def _flags(record: OrderRecord) -> str:
 
 
 def _table(records: list[OrderRecord]) -> str:
-    header = ("time", "order", "lane", "wallet", "code", "amount", "status", "refunded", "flags")
+    header = ("time", "order", "lane", "gateway", "wallet", "code", "amount", "status", "refunded", "flags")
     rows = [
         (
             _when(r.created_at),
             r.order_id,
             r.lane,
+            r.site or r.gateway or "-",
             r.wallet,
             r.code_masked,
             f"{r.amount} {r.currency}",
