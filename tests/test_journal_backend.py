@@ -192,6 +192,9 @@ def test_history_shows_gateway_and_site(
     assert (line["gateway"], line["site"]) == ("pingpong", "sg")
     assert main(["history", "--order", "o-1"]) == 0
     assert "sent to gateway pingpong  site sg" in capsys.readouterr().out
+    assert main(["history"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[3] == "gateway" and row.split()[4] == "sg"
 
 
 def test_history_with_an_unknown_scheme_exits_2_with_one_line(
