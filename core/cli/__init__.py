@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "verify": "paycode.cli.cmd_verify",
     "scan": "paycode.cli.cmd_scan",
     "devices": "paycode.cli.cmd_devices",
+    "setup": "paycode.cli.cmd_setup",
     "pay": "paycode.cli.cmd_pay",
     "query": "paycode.cli.cmd_query",
     "refund": "paycode.cli.cmd_refund",
