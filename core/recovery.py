@@ -131,8 +131,11 @@ def _where(record: OrderRecord) -> str | None:
     return "sandbox" if gateway == "sandbox" else (getattr(record, "site", "") or None)
 
 
-def client_for_order(host: PluginHost | None, record: OrderRecord | None, default: Any) -> tuple[Any, bool]:
-    """A client for the gateway and site ``record`` was sent to, and whether the caller must close it.
+def client_for_order(
+    host: PluginHost | None, record: OrderRecord | None, default: Any, *, asynchronous: bool = False
+) -> tuple[Any, bool]:
+    """A client for the gateway and site ``record`` was sent to, and whether the caller must close it
+    (``asynchronous``: an asyncio client, from the gateway type's ``async_factory``).
 
     ``default`` (the lane's client) when the order went where the lane is configured to send,
     or the order does not say where it went. ConfigError when it went to the embedded sandbox
@@ -154,7 +157,12 @@ def client_for_order(host: PluginHost | None, record: OrderRecord | None, defaul
             f"order {record.order_id!r} was sent through gateway {record.gateway!r}, which is not installed; "
             f"installed: {', '.join(sorted(host.gateways)) or 'none'}"
         )
-    return gateway_type.factory(attrs.evolve(host.settings, gateway=where), host), True
+    settings = attrs.evolve(host.settings, gateway=where)
+    if not asynchronous:
+        return gateway_type.factory(settings, host), True
+    if gateway_type.async_factory is None:
+        raise ConfigError(f"gateway {record.gateway!r} has no asyncio client; use the blocking Terminal")
+    return gateway_type.async_factory(settings, host), True
 
 
 class _Recovery:

@@ -281,6 +281,14 @@ class _TerminalBase:
         self.host.emit("scan", sale.order_id, text=mask_code(code), length=len(code), source="given")
         return code
 
+    def _client_for(self, order_id: str, default: Any, *, asynchronous: bool) -> tuple[Any, bool]:
+        """The client for the gateway and site the order was sent to (journaled; ``default``, the lane's, when it
+        went there or the journal does not say), and whether to close it after."""
+        from .recovery import client_for_order
+
+        bizcontent.check_id(order_id, "order id")
+        return client_for_order(self.host, self.journal.order(order_id), default, asynchronous=asynchronous)
+
     def _recover(self, client: GatewayClient) -> list[Any]:
         if self.settings.gateway == "sandbox":
             return []  # the embedded sandbox is new in every process: it cannot know the journal's orders
@@ -386,7 +394,12 @@ class Terminal(_TerminalBase):
     def query(self, order_id: str) -> Payment:
         """The order's state at the gateway (the journal follows a verified answer)."""
         with self.reporting("query", order_id):
-            return drive(query_flow(self.context, order_id), self.gateway)
+            client, owned = self._client_for(order_id, self.gateway, asynchronous=False)
+            try:
+                return drive(query_flow(self.context, order_id), client)
+            finally:
+                if owned:
+                    client.close()
 
     def refund(
         self,
@@ -516,7 +529,12 @@ class AsyncTerminal(_TerminalBase):
     async def query(self, order_id: str) -> Payment:
         await self.start()
         with self.reporting("query", order_id):
-            return await drive_async(query_flow(self.context, order_id), self.gateway)
+            client, owned = self._client_for(order_id, self.gateway, asynchronous=True)
+            try:
+                return await drive_async(query_flow(self.context, order_id), client)
+            finally:
+                if owned:
+                    await client.close()
 
     async def refund(
         self,
