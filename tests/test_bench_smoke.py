@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FIGURES = (
@@ -43,6 +45,7 @@ CHECKS = ("lazy_imports_help", "lazy_imports_plugins")
 NUMBERS = ("median", "p99", "baseline_median", "baseline_p99", "ratio")
 
 
+@pytest.mark.slow  # the quick benchmark run: about half a minute
 def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}

@@ -44,6 +44,9 @@ STEP_TIMEOUT = 20.0  # bound on waiting for any one step of a subprocess
 PAY = "/v4/payment/unifiedPay"
 REFUND = "/v4/payment/refund"
 
+#: every kill point with every seed, in subprocesses: most of a minute (pytest -m "not slow" leaves it out)
+pytestmark = pytest.mark.slow
+
 
 # ---------------------------------------------------------------------------- a lane process
 

@@ -47,6 +47,7 @@ def generated(
 FOLDERS = ("paycode-acme", "paycode-acme-serial", "paycode-acme-hid", "paycode-union-pay")
 
 
+@pytest.mark.slow  # each generated distribution runs its own test suite in a subprocess
 @pytest.mark.parametrize(
     ("folder", "passed"),
     [("paycode-acme", 12), ("paycode-acme-serial", 17), ("paycode-acme-hid", 13), ("paycode-union-pay", 11)],
