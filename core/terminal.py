@@ -182,44 +182,63 @@ class _TerminalBase:
                 self._flights.pop(order_id, None)
 
     def _sleep(self, seconds: float, order_id: str | None) -> bool:
-        """The sync drivers' sleep: ends early on a cancel or on news of the order (True then)."""
+        """The sync drivers' sleep: ends early on a cancel or on news of the order (True then).
+
+        With a waker, it waits on the waker in slices of :data:`_CANCEL_SLICE` so that a cancel is seen
+        too; a waker that returns early without news (a closed one) never makes the lane spin.
+        """
         flight = self._flights.get(order_id) if order_id else None
-        if order_id is None or flight is None:
-            if self.waker is not None and order_id is not None:
-                return bool(self.waker.wait(order_id, seconds))
-            time.sleep(seconds)
-            return False
-        if self.waker is None:
-            woke = flight.wake.wait(seconds)
-            flight.wake.clear()
-            return woke
+        waker = self.waker if order_id is not None else None
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            if flight.wake.is_set():
+            if flight is not None and flight.wake.is_set():
                 flight.wake.clear()
                 return True
-            if self.waker.wait(order_id, min(left, _CANCEL_SLICE)):
+            step = min(left, _CANCEL_SLICE) if flight is not None else left
+            began = time.monotonic()
+            if waker is not None and order_id is not None and waker.wait(order_id, step):
                 return True
+            rest = step - (time.monotonic() - began)
+            if rest > 0:
+                if flight is None:
+                    time.sleep(rest)
+                elif flight.wake.wait(rest):
+                    flight.wake.clear()
+                    return True
         return False
 
     async def _sleep_async(self, seconds: float, order_id: str | None) -> bool:
         """The asyncio drivers' sleep: ends early on a cancel or on news of the order (True then)."""
         flight = self._flights.get(order_id) if order_id else None
-        waits: list[asyncio.Future[Any]] = []
-        if flight is not None and flight.async_wake is not None:
-            waits.append(asyncio.ensure_future(flight.async_wake.wait()))
-        if self.waker is not None and order_id is not None:
-            waits.append(asyncio.ensure_future(self.waker.wait_async(order_id, seconds)))
-        if not waits:
-            await asyncio.sleep(seconds)
-            return False
-        done, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        woke = any(not t.cancelled() and t.exception() is None and bool(t.result()) for t in done)
-        if flight is not None and flight.async_wake is not None:
-            flight.async_wake.clear()
-        return woke
+        cancel = flight.async_wake if flight is not None else None
+        waker = self.waker if order_id is not None else None
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            if cancel is not None and cancel.is_set():
+                cancel.clear()
+                return True
+            waits: list[asyncio.Future[Any]] = []
+            if cancel is not None:
+                waits.append(asyncio.ensure_future(cancel.wait()))
+            news: asyncio.Future[Any] | None = None
+            if waker is not None and order_id is not None:
+                news = asyncio.ensure_future(waker.wait_async(order_id, left))
+                waits.append(news)
+            if not waits:
+                await asyncio.sleep(left)
+                return False
+            done, pending = await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if cancel is not None and cancel.is_set():
+                cancel.clear()
+                return True
+            if news is not None and news in done:
+                if not news.cancelled() and news.exception() is None and news.result():
+                    return True
+                waker = None  # it returned without news before its time (closed): sleep without it
+        return False
 
     # -- checks before anything is sent ------------------------------------------------
 
