@@ -443,6 +443,16 @@ def analyse_keyboard_reports(
         params["end"] = "tab"
     if len(read) > 1:
         problems.append(_duplicates(len(read), expected))
+    problems.append(
+        Problem(
+            "focused-window",
+            "a keyboard-wedge scanner read through hidapi: on Linux the kernel's keyboard driver still types the same "
+            "keys into whichever window has focus",
+            f"read it with evdev://<its /dev/input/by-id/ device>?layout={chosen} (paycode grabs it: its keys reach "
+            "no window) or switch the scanner to HID POS mode (its manual's 'USB HID POS' code) and use "
+            f"{base_url}?mode=pos",
+        )
+    )
     return Diagnosis(
         transport="hid",
         mode="keyboard",
@@ -451,7 +461,8 @@ def analyse_keyboard_reports(
         layout=chosen,
         reads=len(read),
         problems=tuple(problems),
-        notes=("a keyboard wedge read through hidapi: its keys reach no other window",),
+        notes=(f"the keys are decoded with the scanner's own layout ({chosen}), whatever this computer's is",),
+        alternatives=(f"evdev:///dev/input/by-id/<the scanner>-event-kbd?layout={chosen}", f"{base_url}?mode=pos"),
     )
 
 
