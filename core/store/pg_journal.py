@@ -21,6 +21,7 @@ Every failure is a :class:`~paycode.errors.JournalError` whose message names the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import threading
@@ -93,7 +94,6 @@ class PostgresJournal:
 
     def __init__(self, dsn: str, *, timeout: float = 5.0, pool_size: int = 4, migrate: bool = True) -> None:
         import psycopg
-        from psycopg_pool import ConnectionPool
 
         self.dsn: Dsn = parse(dsn)
         self._timeout = timeout
@@ -115,18 +115,43 @@ class PostgresJournal:
                 self._require_current(schema.state(conn))
         except psycopg.Error as exc:
             raise self._error(exc) from None
-        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+        self._kwargs = kwargs
+        self._pool_size = max(2, pool_size)
+        self._revive_lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool[psycopg.Connection[tuple[Any, ...]]]:
+        from psycopg_pool import ConnectionPool
+
+        pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             self.dsn.conninfo,
-            kwargs=kwargs,
+            kwargs=self._kwargs,
             min_size=1,
-            max_size=max(2, pool_size),
+            max_size=self._pool_size,
             open=False,
-            timeout=timeout,
+            timeout=self._timeout,
             check=ConnectionPool.check_connection,
             reconnect_timeout=365 * 86400.0,  # keep trying: a lane outlives a database restart
             name="paycode-journal",
         )
-        self._pool.open(wait=False)
+        pool.open(wait=False)
+        return pool
+
+    def _revive(self, failed: Any) -> bool:
+        """After the pool found no connection: True when the server answers again (the pool is then replaced, so
+        its reconnection back-off, grown while the server was away, does not keep the lane waiting)."""
+        import psycopg
+
+        with self._revive_lock:
+            if self._pool is not failed:
+                return True  # another thread replaced it meanwhile
+            try:
+                psycopg.connect(self.dsn.conninfo, **self._kwargs).close()
+            except psycopg.Error:
+                return False
+            self._pool = self._new_pool()
+        failed.close(timeout=0)
+        return True
 
     def _require_current(self, state: schema.SchemaState) -> None:
         if state.current > state.latest:
@@ -149,20 +174,39 @@ class PostgresJournal:
         if self._closed:
             raise JournalError(f"journal {self.dsn} is closed")
 
+    def _acquire(self) -> tuple[Any, psycopg.Connection[tuple[Any, ...]]]:
+        from psycopg_pool import PoolTimeout
+
+        pool = self._pool
+        try:
+            return pool, pool.getconn(timeout=self._timeout)
+        except PoolTimeout:
+            pass
+        if self._revive(pool):
+            pool = self._pool
+            try:
+                return pool, pool.getconn(timeout=self._timeout)
+            except PoolTimeout:
+                pass
+        raise JournalError(f"PostgreSQL at {self.dsn.where} is unreachable: no connection within {self._timeout:g} s")
+
     @contextmanager
     def _pooled(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         """A pooled connection for one transaction: committed when the block ends, rolled back if it raises."""
         import psycopg
-        from psycopg_pool import PoolTimeout
 
         self._check_open()
+        pool, conn = self._acquire()
         try:
-            with self._pool.connection(timeout=self._timeout) as conn:
+            try:
                 yield conn
-        except PoolTimeout as exc:
-            raise JournalError(
-                f"PostgreSQL at {self.dsn.where} is unreachable: no connection within {self._timeout:g} s ({exc})"
-            ) from None
+                conn.commit()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()
+                raise
+            finally:
+                pool.putconn(conn)
         except psycopg.Error as exc:
             raise self._error(exc) from None
 
