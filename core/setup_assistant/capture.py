@@ -117,11 +117,11 @@ def capture_hid(url: ScannerURL, *, timeout: float, settle: float, backend: Any 
     ``backend`` replaces hidapi's ``hid`` module (paycode-hid's ReplayBackend in tests).
     """
     try:
-        from paycode_hid import HidScanner, load_hidapi, select_device
+        from paycode_hid import HidScanner, hidapi_scanner, select_device
         from paycode_hid.hidapi_scanner import HID_POS_USAGE_PAGE
     except ImportError:
         raise UsageError("reading a HID scanner needs paycode-hid (pip install paycode-hid)") from None
-    api = backend if backend is not None else load_hidapi()
+    api = backend if backend is not None else hidapi_scanner.load_hidapi()
     selector = HidScanner._selector(url)
     mode = url.get_choice("mode", ("auto", "keyboard", "pos"), "auto")
     if not selector.names_a_device and mode != "pos":
