@@ -46,6 +46,8 @@ ENV: dict[str, str] = {
     "poll_interval": "PAYCODE_POLL_INTERVAL",
     "deadline": "PAYCODE_DEADLINE",
     "close_grace": "PAYCODE_CLOSE_GRACE",
+    "pay_result_url": "PAYCODE_PAY_RESULT_URL",
+    "trade_country": "PAYCODE_TRADE_COUNTRY",
     "connect_timeout": "PAYCODE_CONNECT_TIMEOUT",
     "read_timeout": "PAYCODE_READ_TIMEOUT",
     "repeat_window": "PAYCODE_REPEAT_WINDOW",
@@ -133,6 +135,9 @@ class Settings:
     poll_interval: float | None = None
     deadline: float | None = None
     close_grace: float = 10.0
+    #: defaults of the optional unifiedPay fields payResultUrl and tradeCountry (Terminal.pay arguments win)
+    pay_result_url: str | None = None
+    trade_country: str | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     repeat_window: float = 1.5

@@ -19,7 +19,7 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .host import PluginHost
     from .supervisor import ScanSupervisor
 
-__all__ = ["REFUND_POLLING", "AsyncTerminal", "Sale", "Terminal", "outcome"]
+__all__ = ["REFUND_POLLING", "AsyncTerminal", "PayFields", "Sale", "Terminal", "outcome"]
 
 #: how a refund that answers PROCESSING is followed, unless poll_interval / deadline settings say otherwise
 REFUND_POLLING = PollingPolicy(interval=2.0, deadline=30.0)
@@ -58,6 +58,18 @@ DEFAULT_SCAN_TIMEOUT = 60.0
 _CANCEL_SLICE = 0.25
 
 Amount = Money | Decimal | str | int
+
+
+@attrs.frozen
+class PayFields:
+    """The optional unifiedPay fields a merchant may send (docs/payment-flow.md, "Request fields")."""
+
+    pay_result_url: str | None = None
+    remark: str | None = None
+    goods: Sequence[Mapping[str, Any]] | None = None
+    customer: Mapping[str, Any] | None = None
+    shopper_ip: str | None = None
+    trade_country: str | None = None
 
 
 @attrs.frozen
@@ -284,7 +296,10 @@ class _TerminalBase:
         limit = _seconds("deadline", deadline) or self.settings.deadline or REFUND_POLLING.deadline
         return PollingPolicy(interval=interval or min(REFUND_POLLING.interval, limit), deadline=limit)
 
-    def request(self, sale: Sale, wallet: WalletType, code: str) -> PaymentRequest:
+    def request(self, sale: Sale, wallet: WalletType, code: str, fields: PayFields | None = None) -> PaymentRequest:
+        """The unifiedPay request; the optional fields (checked here: OrderError before anything is sent) come from
+        ``fields`` (Terminal.pay's arguments), else from the settings ``pay_result_url`` and ``trade_country``."""
+        given = fields or PayFields()
         return PaymentRequest(
             money=sale.money,
             wallet=wallet,
@@ -293,6 +308,12 @@ class _TerminalBase:
             request_id=bizcontent.new_request_id("rq"),
             notification_url=self.settings.notification_url,
             order_terminal=self.settings.order_terminal,
+            pay_result_url=given.pay_result_url or self.settings.pay_result_url,
+            remark=given.remark,
+            goods=given.goods,
+            customer=given.customer,
+            shopper_ip=given.shopper_ip,
+            trade_country=given.trade_country or self.settings.trade_country,
         )
 
     def given_code(self, sale: Sale, code: str) -> str:
@@ -385,12 +406,23 @@ class Terminal(_TerminalBase):
         scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
         poll_interval: float | None = None,
         deadline: float | None = None,
+        pay_result_url: str | None = None,
+        remark: str | None = None,
+        goods: Sequence[Mapping[str, Any]] | None = None,
+        customer: Mapping[str, Any] | None = None,
+        shopper_ip: str | None = None,
+        trade_country: str | None = None,
     ) -> Payment:
         """Charge one code: ``code``, else the next scan of ``supervisor`` (a scanner the caller keeps
         open between sales), else of ``scanner`` (a URL; default the configured scanner), opened for this sale.
 
         Returns the :class:`~paycode.models.Payment`; :func:`outcome` tells paid, not paid
         or unresolved. Bad input raises a UsageError before anything is sent.
+
+        The optional unifiedPay fields: ``pay_result_url`` (``payResultUrl``; default: setting
+        ``pay_result_url``), ``remark``, the risk fields ``goods`` (a list of objects), ``customer``
+        (an object), ``shopper_ip`` (``shopperIP``) and ``trade_country`` (``tradeCountry``, ISO
+        3166-1 alpha-2; default: setting ``trade_country``). Each is checked before anything is sent.
         """
         with self.reporting("pay", order_id):
             sale = self.sale(amount, currency, order_id)
@@ -402,7 +434,8 @@ class Terminal(_TerminalBase):
                 text = self._scan(scanner, scan_timeout)
             wallet = self.wallet_for(sale, text)
             policy = self.polling(wallet, poll_interval, deadline)
-            request = self.request(sale, wallet, text)
+            fields = PayFields(pay_result_url, remark, goods, customer, shopper_ip, trade_country)
+            request = self.request(sale, wallet, text, fields)
             with self._in_flight(sale.order_id):
                 return drive(pay_flow(self.context, request, policy), self.gateway, sleep=self._sleep)
 
@@ -520,6 +553,12 @@ class AsyncTerminal(_TerminalBase):
         scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
         poll_interval: float | None = None,
         deadline: float | None = None,
+        pay_result_url: str | None = None,
+        remark: str | None = None,
+        goods: Sequence[Mapping[str, Any]] | None = None,
+        customer: Mapping[str, Any] | None = None,
+        shopper_ip: str | None = None,
+        trade_country: str | None = None,
     ) -> Payment:
         """As :meth:`Terminal.pay`, awaited; the scan is read in a worker thread."""
         await self.start()
@@ -533,7 +572,8 @@ class AsyncTerminal(_TerminalBase):
                 text = await self._scan(scanner, scan_timeout)
             wallet = self.wallet_for(sale, text)
             policy = self.polling(wallet, poll_interval, deadline)
-            request = self.request(sale, wallet, text)
+            fields = PayFields(pay_result_url, remark, goods, customer, shopper_ip, trade_country)
+            request = self.request(sale, wallet, text, fields)
             with self._in_flight(sale.order_id, asyncio.get_running_loop()):
                 flow = pay_flow(self.context, request, policy)
                 return await drive_async(flow, self.gateway, sleep=self._sleep_async)
