@@ -616,6 +616,16 @@ class NotificationReceiver:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
+    @property
+    def connections(self) -> int:
+        """Connections open now (0 when not serving)."""
+        return 0 if self._server is None else len(self._server.server_state.connections)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled now (0 when not serving)."""
+        return 0 if self._server is None else len(self._server.server_state.tasks)
+
     def handle(self, body: bytes) -> ReceiverResult:
         """Verify and apply one notification body (what the HTTP endpoint calls, in a worker thread)."""
         return self.handler.handle(body)

@@ -191,6 +191,7 @@ def test_slow_clients_beyond_the_connection_limit_make_room_for_the_gateway(tmp_
         with SlowClients(receiver.url, 30) as slow:
             answers = [httpx.post(receiver.url + "/notify", content=notification(i), timeout=10) for i in ids]
             held = slow.still_open()
+            assert receiver.connections <= 10
         assert [(a.status_code, a.text) for a in answers] == [(200, "SUCCESS")] * len(ids)
         assert [r.outcome for r in seen] == ["applied"] * len(ids)
         assert held < 10  # the oldest of them were closed to make room
@@ -213,7 +214,7 @@ def test_a_request_beyond_the_connection_limit_while_all_are_busy_is_answered_50
         for t in busy:
             t.start()
         deadline = time.monotonic() + 20
-        while len(receiver._server.server_state.tasks) < 3 and time.monotonic() < deadline:  # type: ignore[union-attr]
+        while receiver.in_flight < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         beyond = httpx.post(receiver.url + "/notify", content=notification(ids[3]), timeout=10)
         release.set()
