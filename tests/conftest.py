@@ -13,7 +13,7 @@
   wallets and signers; its options come from the closest ``@pytest.mark.sandbox(**options)`` (a module's
   ``pytestmark``, a class or a test), e.g. ``pytest.mark.sandbox(slow_seconds=0.5, notify_schedule=[0.05])``.
 - ``settings_for(srv, tmp_path, **overrides)`` (a function: import it from ``.conftest``): a lane's settings for
-  a sandbox, with its credentials, a journal in ``tmp_path`` and short timings.
+  a sandbox or a DocGateway, with its credentials, a journal in ``tmp_path`` and short timings.
 - Tests that take more than a few seconds are marked ``slow``: ``pytest -m "not slow"`` leaves them out while
   working; CI and ``dev.py test`` run everything.
 """
@@ -34,6 +34,7 @@ from paycode.host import PluginHost
 
 if TYPE_CHECKING:
     from paycode.sandbox import SandboxServer
+    from paycode.testing.docgateway import DocGateway
 
 _ALIPAY = CodePattern(range(16, 25), ("25", "26", "27", "28", "29", "30"))
 
@@ -126,11 +127,12 @@ def sandbox(base_host: PluginHost, request: pytest.FixtureRequest) -> Iterator[S
         yield srv
 
 
-def settings_for(srv: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
-    """A lane's settings for the sandbox ``srv``: its credentials, a journal in ``tmp_path``, short timings."""
+def settings_for(srv: SandboxServer | DocGateway, tmp_path: Path, **overrides: Any) -> Settings:
+    """A lane's settings for the gateway ``srv`` (the sandbox, or the documented gateway of paycode.testing):
+    its credentials, a journal in ``tmp_path``, short timings; ``overrides`` are any other Settings fields."""
     c = srv.credentials
     values: dict[str, Any] = {
-        "gateway": srv.base_url,
+        "gateway": srv.base_url if hasattr(srv, "base_url") else srv.url,
         "acc_id": c.acc_id,
         "client_id": c.client_id,
         "salt": c.salt,

@@ -14,27 +14,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paycode
 import pytest
-from paycode import AsyncTerminal, Event, PaymentStatus, Settings, Terminal
+from paycode import AsyncTerminal, PaymentStatus, Settings, Terminal
 from paycode.host import PluginHost
 from paycode.terminal import outcome
+from paycode.testing import EventRecorder
 from paycode.testing.docgateway import PAY, QUERY, VOID, DocGateway
+
+from .conftest import settings_for as shared_settings_for
 
 DEADLINE = 1.0
 CODE = "130000000000000001"  # a WeChat-shaped code; the documented gateway decides outcomes by its script
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @paycode.hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
+class Recorder(EventRecorder):
+    """The shared recorder of paycode.testing, giving the data of the events of a kind."""
 
     def of(self, kind: str) -> list[dict[str, Any]]:
-        return [dict(e.data) for e in self.events if e.kind == kind]
+        return [dict(e.data) for e in self.of_kind(kind)]
 
 
 @pytest.fixture
@@ -44,21 +41,12 @@ def gw() -> Iterator[DocGateway]:
 
 
 def settings_for(gw: DocGateway, tmp_path: Path, **overrides: Any) -> Settings:
-    c = gw.credentials
-    values: dict[str, Any] = {
-        "gateway": gw.url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": c.salt,
-        "journal": str(tmp_path / "journal.sqlite3"),
-        "poll_interval": 0.1,
-        "deadline": DEADLINE,
-        "read_timeout": 1.0,
-        "connect_timeout": 0.5,
-        "close_grace": 2.0,
-        **overrides,
-    }
-    return Settings(**values)
+    """The shared settings_for (tests/conftest.py) with this module's timings."""
+    return shared_settings_for(
+        gw,
+        tmp_path,
+        **{"poll_interval": 0.1, "deadline": DEADLINE, "read_timeout": 1.0, "close_grace": 2.0, **overrides},
+    )
 
 
 def terminal(gw: DocGateway, tmp_path: Path, recorder: Recorder, **overrides: Any) -> Terminal:

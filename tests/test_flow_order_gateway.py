@@ -14,6 +14,8 @@ from paycode import AsyncTerminal, PaymentStatus, Settings, Terminal
 from paycode.terminal import outcome
 from paycode.testing.docgateway import PAY, DocGateway
 
+from .conftest import settings_for as shared_settings_for
+
 CODE = "130000000000000001"
 
 
@@ -26,21 +28,10 @@ def gateways() -> Iterator[tuple[DocGateway, DocGateway]]:
 
 
 def settings_for(gw: DocGateway, tmp_path: Path, **overrides: Any) -> Settings:
-    c = gw.credentials
-    values: dict[str, Any] = {
-        "gateway": gw.url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": c.salt,
-        "journal": str(tmp_path / "journal.sqlite3"),
-        "poll_interval": 0.1,
-        "deadline": 0.5,
-        "read_timeout": 1.0,
-        "connect_timeout": 0.5,
-        "close_grace": 0.5,
-        **overrides,
-    }
-    return Settings(**values)
+    """The shared settings_for (tests/conftest.py) with this module's timings."""
+    return shared_settings_for(
+        gw, tmp_path, **{"poll_interval": 0.1, "deadline": 0.5, "read_timeout": 1.0, "close_grace": 0.5, **overrides}
+    )
 
 
 def test_the_journal_says_where_each_order_went(gateways: tuple[DocGateway, DocGateway], tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from paycode.terminal import outcome
 from paycode.testing.docgateway import QUERY, DocGateway
 from paycode.wake import LocalWaker
 
+from .conftest import settings_for as shared_settings_for
+
 CODE = "130000000000000001"
 
 
@@ -29,20 +31,10 @@ def gw() -> Iterator[DocGateway]:
 
 
 def settings_for(gw: DocGateway, tmp_path: Path, **overrides: Any) -> Settings:
-    c = gw.credentials
-    values: dict[str, Any] = {
-        "gateway": gw.url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": c.salt,
-        "journal": str(tmp_path / "journal.sqlite3"),
-        "poll_interval": 60.0,
-        "deadline": 120.0,
-        "read_timeout": 1.0,
-        "connect_timeout": 0.5,
-        **overrides,
-    }
-    return Settings(**values)
+    """The shared settings_for (tests/conftest.py) with this module's timings."""
+    return shared_settings_for(
+        gw, tmp_path, **{"poll_interval": 60.0, "deadline": 120.0, "read_timeout": 1.0, **overrides}
+    )
 
 
 def paid_at_the_gateway(gw: DocGateway, order_id: str) -> None:

@@ -12,13 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import paycode
 import pytest
-from paycode import Event, OutcomeUnknown, PaymentStatus, Settings, Terminal
+from paycode import OutcomeUnknown, PaymentStatus, Settings, Terminal
 from paycode.host import PluginHost
 from paycode.recovery import recover
 from paycode.terminal import outcome
+from paycode.testing import EventRecorder
 from paycode.testing.docgateway import PAY, QUERY, DocGateway
+
+from .conftest import settings_for as shared_settings_for
 
 CODE = "130000000000000001"
 
@@ -31,13 +33,7 @@ MISMATCHES: dict[str, dict[str, Any]] = {
 }
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @paycode.hookimpl
-    def paycode_payment_event(self, event: Event) -> None:
-        self.events.append(event)
+Recorder = EventRecorder  # the shared recorder of paycode.testing
 
 
 @pytest.fixture
@@ -47,19 +43,8 @@ def gw() -> Iterator[DocGateway]:
 
 
 def settings_for(gw: DocGateway, tmp_path: Path) -> Settings:
-    c = gw.credentials
-    return Settings(
-        gateway=gw.url,
-        acc_id=c.acc_id,
-        client_id=c.client_id,
-        salt=c.salt,
-        journal=str(tmp_path / "journal.sqlite3"),
-        poll_interval=0.1,
-        deadline=0.6,
-        read_timeout=1.0,
-        connect_timeout=0.5,
-        close_grace=1.0,
-    )
+    """The shared settings_for (tests/conftest.py) with this module's timings."""
+    return shared_settings_for(gw, tmp_path, poll_interval=0.1, read_timeout=1.0, close_grace=1.0)
 
 
 @pytest.mark.parametrize("name", list(MISMATCHES))
