@@ -388,11 +388,7 @@ def test_hook_calls_are_seen_by_pluggy_hookcall_monitoring(make_host: MakeHost, 
 
 
 def test_tracing_shows_answers_and_failures_of_each_call(
-    make_host: MakeHost,
-    make_plugin: MakePlugin,
-    wallets_plugin: types.ModuleType,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    make_host: MakeHost, make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def lookup(code: str) -> list[Any]:
         return []
