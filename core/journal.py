@@ -31,6 +31,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -641,10 +642,10 @@ def _make_folders(folder: Path) -> None:
 def _owner_only(path: Path) -> None:
     """Make an existing journal file (or its -wal/-shm file) readable and writable by its owner only."""
     try:
-        stat = os.stat(path)
+        info = os.stat(path)
     except OSError:
         return
-    if stat.st_mode & 0o077:
+    if S_ISREG(info.st_mode) and info.st_mode & 0o077:
         try:
             os.chmod(path, 0o600)
         except OSError:
@@ -676,6 +677,11 @@ class Journal:
                 os.close(fd)
         except OSError as exc:
             raise self._os_failure(exc, "cannot be created") from None
+        if self.path.is_dir():
+            raise JournalError(
+                f"journal {str(self.path)!r} is a folder; give the path of the journal file in it, such as "
+                f"{str(self.path / 'journal.sqlite3')!r}"
+            )
         _owner_only(self.path)
         self._db = self._connect()
 

@@ -382,3 +382,12 @@ def test_the_journal_refuses_control_characters_in_its_names(tmp_path: Path) -> 
                 deadline_at=0,
             )
         assert j.order("o-1") is None
+
+
+def test_a_folder_given_as_the_journal_is_a_clear_error_and_keeps_its_mode(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    with pytest.raises(JournalError, match="is a folder; give the path of the journal file in it, such as"):
+        Journal(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
