@@ -56,6 +56,11 @@ def describe(event: Event) -> str:
         return f"unknown   {d.get('reason')}"
     if kind == "payment.close":
         return f"close     {d.get('step')}{': ' + str(d['reason']) if d.get('reason') else ''}"
+    if kind == "payment.mismatch":
+        return f"mismatch  {d.get('operation')}: answer not believed ({d.get('mismatch')})"
+    if kind == "payment.journal":
+        detail = d.get("error") if d.get("step") in ("failed", "retrying", "unrecorded") else d.get("action", "")
+        return f"journal   {d.get('step')}{': ' + str(detail) if detail else ''}"
     if kind == "payment.refund":
         status = f" {d['status']}" if d.get("status") else ""
         return f"refund    {d.get('step')} {d.get('amount')} {d.get('currency')}{status}"
