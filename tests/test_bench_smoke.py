@@ -39,7 +39,16 @@ FIGURES = (
     "lanes_10_tmpfs",
     "lanes_100_tmpfs",
     "terminal_rss",
+    "lanes_pg_10",
+    "lanes_pg_100",
+    "lanes_pg_10_pay",
+    "lanes_pg_100_pay",
+    "shopper_wait_notified",
+    "shopper_wait_polling",
+    "shopper_wait_notified_sqlite",
     "receiver_slow_clients",
+    "bridge_event_ws",
+    "bridge_payment",
 )
 CHECKS = ("lazy_imports_help", "lazy_imports_plugins")
 NUMBERS = ("median", "p99", "baseline_median", "baseline_p99", "ratio")

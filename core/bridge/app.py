@@ -436,8 +436,13 @@ class BridgeApp:
         if not authorized:
             await websocket.close(code=1008, reason="unauthorized: give ?ticket= from POST /v1/tickets")
             return
-        await websocket.accept()
+        # subscribed before the handshake completes: an event emitted once the client sees the socket open is in it
         sub = self._subscribe(websocket.query_params.get("last_event_id"))
+        try:
+            await websocket.accept()
+        except BaseException:
+            sub.close()
+            raise
         gauge = self.bridge.metrics.stream_clients
         gauge.inc()
 

@@ -57,6 +57,28 @@ class Subscription:
         self.backlog = backlog
         self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize=SUBSCRIBER_BACKLOG + 1)
         self.overflowed = False
+        self._pending: list[StreamEvent] = []
+        self._scheduled = False
+        self._pending_lock = threading.Lock()
+
+    def _deliver_threadsafe(self, event: StreamEvent) -> None:
+        """From any thread: events published in a burst wake the loop once, not once each."""
+        with self._pending_lock:
+            self._pending.append(event)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: the subscriber is gone
+            pass
+
+    def _drain(self) -> None:  # on the loop's thread
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+            self._scheduled = False
+        for event in pending:
+            self._deliver(event)
 
     def _deliver(self, event: StreamEvent) -> None:  # on the loop's thread
         if self.overflowed:
@@ -99,7 +121,7 @@ class EventHub:
             self._buffer.append(event)
             targets = list(self._subscribers)
         for sub in targets:
-            _call_in_loop(sub.loop, sub._deliver, event)
+            _hand_over(sub, event)
         return event
 
     def subscribe(self, last_id: str | None = None) -> Subscription:
@@ -152,7 +174,7 @@ class EventHub:
             targets = list(self._subscribers)
             self._subscribers.clear()
         for sub in targets:
-            _call_in_loop(sub.loop, sub._deliver, CLOSED)
+            _hand_over(sub, CLOSED)
 
     def events(self) -> list[StreamEvent]:
         """The buffered events, oldest first."""
@@ -160,15 +182,13 @@ class EventHub:
             return list(self._buffer)
 
 
-def _call_in_loop(loop: asyncio.AbstractEventLoop, function: Any, *args: Any) -> None:
+def _hand_over(sub: Subscription, event: StreamEvent) -> None:
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    if running is loop:
-        function(*args)
-        return
-    try:
-        loop.call_soon_threadsafe(function, *args)
-    except RuntimeError:  # the loop is closed: the subscriber is gone
-        pass
+    if running is sub.loop:
+        sub._drain()  # keep the order of anything another thread queued first
+        sub._deliver(event)
+    else:
+        sub._deliver_threadsafe(event)
