@@ -26,6 +26,8 @@ from paycode.journal import open_journal
 from paycode.sandbox import SandboxServer
 from paycode.terminal import outcome
 
+from .conftest import settings_for as shared_settings_for
+
 CODE = "130000000000000001"  # WeChat; sandbox ending 001: paid at once
 
 
@@ -87,28 +89,9 @@ class At:
         return [str(e.data.get("step")) for e in self.events if e.kind == "payment.journal"]
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    host = PluginHost(Settings())
-    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
-        yield srv
-
-
 def settings_for(srv: SandboxServer, journal: Path, **overrides: Any) -> Settings:
-    c = srv.credentials
-    values: dict[str, Any] = {
-        "gateway": srv.base_url,
-        "acc_id": c.acc_id,
-        "client_id": c.client_id,
-        "salt": c.salt,
-        "journal": str(journal),
-        "poll_interval": 0.05,
-        "deadline": 0.6,
-        "read_timeout": 1.0,
-        "connect_timeout": 0.5,
-        **overrides,
-    }
-    return Settings(**values)
+    """The shared settings_for (tests/conftest.py; the sandbox fixture is its too) with this journal."""
+    return shared_settings_for(srv, journal.parent, **{"journal": str(journal), "read_timeout": 1.0, **overrides})
 
 
 def pay_with(srv: SandboxServer, journal: Path, plugin: At, order_id: str) -> Any:
