@@ -77,6 +77,8 @@ JOURNAL_RETRIES = (0.5, 1.0, 2.0)
 
 _WAITING = (PaymentStatus.INIT, PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN)
 _NOT_PAID = (PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL)
+#: what the gateway says of an order it holds open, waiting for the shopper: it closes it at timeExpire
+_OPEN = (PaymentStatus.PROCESSING, PaymentStatus.INIT)
 
 
 # ---------------------------------------------------------------------------- effects
@@ -583,7 +585,7 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
             budget = bounds.budget(ctx.clock(), closing=False)
             yield from _send_pay(order, request, biz, resend=True, budget=budget)
 
-    if payment.status is PaymentStatus.PROCESSING:
+    if payment.status in _OPEN:
         # the documented close: the gateway closes the order itself at timeExpire; follow it until it does
         why = "cancelled" if ctx.cancelled(order_id) else "deadline"
         order.emit("payment.close", step="closing", reason=why, time_expire=time_expire)
@@ -598,8 +600,8 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
         if never_arrived:
             order.move(PaymentStatus.FAILED, note="the gateway has no such order at the deadline")
         # should the payment still go through, recovery refunds it (or reports it, by the setting)
-        if payment.status is PaymentStatus.PROCESSING:
-            reason = f"still PROCESSING {ctx.close_grace:g} s after timeExpire {time_expire}"
+        if payment.status in _OPEN:
+            reason = f"still {payment.status.value} {ctx.close_grace:g} s after timeExpire {time_expire}"
         else:
             reason = f"no final answer within {policy.deadline:g} s"
         order.abandon(reason)
@@ -898,23 +900,35 @@ def refund_flow(
         )
 
     last = [""]  # the latest answer's description, for the result
+    unrecorded: list[str] = []  # journal errors after the refund left: followed in memory, never raised
 
-    def send() -> Flow[PaymentStatus | str]:
-        journal.begin_attempt(order_id, refund_id, "refund")
+    def later(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except JournalError as exc:
+            if not unrecorded:
+                ctx.emit("payment.journal", order_id, step="failed", error=exc.message)
+            unrecorded.append(exc.message)
+
+    def send(first: bool = False) -> Flow[PaymentStatus | str]:
+        if first:
+            journal.begin_attempt(order_id, refund_id, "refund")  # a failure here stops it: nothing sent yet
+        else:
+            later(lambda: journal.begin_attempt(order_id, refund_id, "refund"))
         emit("request")
         reply = yield Call("refund", biz, budget=budget())
-        verdict, last[0] = _refund_answer(ctx, order_id, refund_id, "refund", reply, money, refund_id)
+        verdict, last[0] = _refund_answer(ctx, later, order_id, refund_id, "refund", reply, money, refund_id)
         return verdict
 
     def ask() -> Flow[PaymentStatus | str]:
         attempt = bizcontent.new_request_id("rq")
-        journal.begin_attempt(order_id, attempt, "refund_query")
+        later(lambda: journal.begin_attempt(order_id, attempt, "refund_query"))
         ask_biz = bizcontent.refund_query_biz(merchant_transaction_id=order_id, merchant_refund_id=refund_id)
         reply = yield Call("refund_query", ask_biz, budget=budget())
-        verdict, last[0] = _refund_answer(ctx, order_id, attempt, "refund_query", reply, money, refund_id)
+        verdict, last[0] = _refund_answer(ctx, later, order_id, attempt, "refund_query", reply, money, refund_id)
         return verdict
 
-    status = yield from send()
+    status = yield from send(first=True)
     resends = 0
     asked = 0
     while status not in (PaymentStatus.SUCCESS, PaymentStatus.FAILED) and (asked == 0 or ctx.clock() < deadline):
@@ -929,20 +943,28 @@ def refund_flow(
             status = yield from send()
     final = status if isinstance(status, PaymentStatus) else PaymentStatus.UNKNOWN
     description = last[0]
-    if final in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
-        journal.end_refund(order_id, refund_id, status=final.value, detail=description)
-    else:
+    if final not in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
         final = final if final is PaymentStatus.PROCESSING else PaymentStatus.UNKNOWN
-        journal.end_refund(order_id, refund_id, status=final.value, detail=description)
+    ended = last[0]
+    later(lambda: journal.end_refund(order_id, refund_id, status=final.value, detail=ended))
+    if final not in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
         description = f"no final answer yet ({description}); the refund stays pending in the journal"
-    after = journal.order(order_id)
-    refunded = after.refunded if after is not None else Decimal(0)
+    refunded = record.refunded + (money.wire() if final is PaymentStatus.SUCCESS else Decimal(0))
+    if unrecorded:
+        description = (
+            f"{description + '; ' if description else ''}not recorded in the journal ({unrecorded[-1]}): it stays "
+            "pending there (nothing more can be refunded meanwhile) and paycode recover settles it"
+        )
+    else:
+        after = journal.order(order_id)
+        refunded = after.refunded if after is not None else refunded
     emit("done", status=final.value, refunded=str(refunded))
     return RefundResult(order_id, refund_id, money, final, refunded, description)
 
 
 def _refund_answer(
     ctx: FlowContext,
+    later: Callable[[Callable[[], None]], None],
     order_id: str,
     attempt: str,
     operation: str,
@@ -952,19 +974,21 @@ def _refund_answer(
 ) -> tuple[PaymentStatus | str, str]:
     """Journal and report one refund (or refund query) answer: its verdict and the gateway's description."""
     if isinstance(reply, Lost):
-        ctx.journal.end_attempt(order_id, attempt, outcome="unknown", detail=reply.error.message)
+        later(lambda: ctx.journal.end_attempt(order_id, attempt, outcome="unknown", detail=reply.error.message))
         ctx.emit("payment.unknown", order_id, operation=operation, reason=reply.error.message)
         return PaymentStatus.UNKNOWN, reply.error.message
     verdict = refund_verdict(reply)
     why = None if verdict == NOT_FOUND else answer_mismatch(reply, order_id=order_id, money=money, refund_id=refund_id)
     if why is not None:
         detail = f"untrustworthy answer ({reply.code} {reply.description}): {why}"
-        ctx.journal.end_attempt(order_id, attempt, outcome="unknown", code=reply.code, detail=detail)
+        later(lambda: ctx.journal.end_attempt(order_id, attempt, outcome="unknown", code=reply.code, detail=detail))
         ctx.emit("payment.mismatch", order_id, operation=operation, code=reply.code, mismatch=why)
         return PaymentStatus.UNKNOWN, detail
     status = reply.status.value if reply.status else None
-    ctx.journal.end_attempt(
-        order_id, attempt, outcome="answered", code=reply.code, status=status, detail=reply.description
+    later(
+        lambda: ctx.journal.end_attempt(
+            order_id, attempt, outcome="answered", code=reply.code, status=status, detail=reply.description
+        )
     )
     ctx.emit("payment.answer", order_id, operation=operation, **reply.as_json())
     if verdict == NOT_FOUND and operation == "refund":

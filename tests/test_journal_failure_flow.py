@@ -189,3 +189,24 @@ def test_a_journal_that_cannot_record_the_intent_stops_the_payment_before_anythi
     assert status == 2  # never 1: the gateway said nothing
     assert err.startswith("paycode: error: journal") and "full" in err and err.count("\n") == 1
     assert sandbox.order("jf-intent") is None
+
+
+def test_a_journal_removed_while_a_refund_is_out_follows_the_refund_in_memory(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+
+    def remove() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{journal}{suffix}").unlink(missing_ok=True)
+
+    plugin = At("payment.refund", remove, step="request")
+    s = settings_for(sandbox, journal)
+    with Terminal(s, host=PluginHost(s, plugins=[plugin]), recover=False) as t:
+        assert outcome(t.pay("18.00", "CNY", code=CODE, order_id="jf-refund")) == "paid"
+        result = t.refund("jf-refund", "5.00")
+    assert result.status is PaymentStatus.SUCCESS and result.refunded == Decimal("5.00")
+    assert "not recorded in the journal" in result.description
+    view = sandbox.order("jf-refund")
+    assert view is not None and view.refunded == Decimal("5.00")
+    assert plugin.steps() == ["failed"]
