@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["PluginHost", "PluginProblem"]
 
 _TRACE_ENV = "PAYCODE_TRACE_PLUGINS"
+#: a run of digits as long as a payment code (16 to 24 digits; longer runs too): masked in trace lines
+_CODE_LIKE = re.compile(r"(?<!\d)\d{16,}(?!\d)")
 _SOURCE_ORDER = {"builtin": 0, "entrypoint": 1, "explicit": 2}
 
 
@@ -172,8 +175,8 @@ class PluginHost:
     # ================================================================== loading
 
     def _say(self, message: str) -> None:
-        if self._trace:
-            print(f"paycode trace: {message}", file=sys.stderr, flush=True)
+        if self._trace:  # a code in an answer or a note (a plugin's repr) is masked too
+            print(f"paycode trace: {_CODE_LIKE.sub(_mask_match, message)}", file=sys.stderr, flush=True)
 
     def _problem(self, plugin: str, distribution: str | None, reason: str) -> None:
         problem = PluginProblem(plugin, distribution, reason)
@@ -582,6 +585,10 @@ def _builtins() -> dict[str, str]:
 
 def _trace_from_env() -> bool:
     return os.environ.get(_TRACE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    return mask_code(match.group())
 
 
 def _trace_value(name: str, value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import paycode.host
 import pytest
 from paycode import (
+    Candidate,
     ConfigError,
     Event,
     GatewayType,
@@ -391,7 +392,7 @@ def test_tracing_shows_answers_and_failures_of_each_call(
     make_host: MakeHost, make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def lookup(code: str) -> list[Any]:
-        return []
+        return [Candidate(wallet="Wechat-Offline", note=f"server lookup of {code}")]
 
     def observer(event: Event) -> None:
         raise ValueError("screen off")
@@ -404,7 +405,8 @@ def test_tracing_shows_answers_and_failures_of_each_call(
     host.emit("payment.state", order_id="o-1")
     err = capsys.readouterr().err
     assert "paycode trace: call paycode_classify(code='2800**********1234') -> lookup\n" in err
-    assert "paycode trace: paycode_classify <- lookup: []\n" in err
+    assert "paycode trace: paycode_classify <- lookup: [Candidate(wallet='Wechat-Offline', " in err
+    assert "note='server lookup of 2800**********1234')]\n" in err
     assert "paycode trace: call paycode_payment_event(event=Event(payment.state)) -> screen\n" in err
     assert "paycode trace: paycode_payment_event <- screen: raised ValueError: screen off\n" in err
     assert "280000000000001234" not in err
