@@ -26,6 +26,7 @@ import csv
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -60,6 +61,8 @@ __all__ = ["CHANNEL", "CLAIM_CLASS", "PostgresJournal", "database_error"]
 CHANNEL = "paycode_orders"
 #: first key of the advisory locks :meth:`PostgresJournal.claim` takes (the second is ``hashtext(order_id)``)
 CLAIM_CLASS = 0x70636C6D
+#: seconds a pooled connection may rest before it is tried (``SELECT`` of nothing) on being lent again
+CHECK_AFTER = 1.0
 #: statuses whose transaction announces the order on :data:`CHANNEL`
 _ANNOUNCED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL})
 
@@ -118,6 +121,7 @@ class PostgresJournal:
         self._kwargs = kwargs
         self._pool_size = max(2, pool_size)
         self._revive_lock = threading.Lock()
+        self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = self._new_pool()
 
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[tuple[Any, ...]]]:
@@ -130,12 +134,22 @@ class PostgresJournal:
             max_size=self._pool_size,
             open=False,
             timeout=self._timeout,
-            check=ConnectionPool.check_connection,
+            check=self._check_idle,
             reconnect_timeout=365 * 86400.0,  # keep trying: a lane outlives a database restart
             name="paycode-journal",
         )
         pool.open(wait=False)
         return pool
+
+    def _check_idle(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """The pool's check on lending a connection: one that rested longer than :data:`CHECK_AFTER` is tried
+        first (a server restarted meanwhile has closed it), so a write does not fail on a stale connection;
+        one in steady use is lent as it is (no extra round trip per transaction)."""
+        from psycopg_pool import ConnectionPool
+
+        rested = time.monotonic() - self._returned.get(conn, 0.0)
+        if rested > CHECK_AFTER:
+            ConnectionPool.check_connection(conn)
 
     def _revive(self, failed: Any) -> bool:
         """After the pool found no connection: True when the server answers again (the pool is then replaced, so
@@ -206,6 +220,7 @@ class PostgresJournal:
                     conn.rollback()
                 raise
             finally:
+                self._returned[conn] = time.monotonic()
                 pool.putconn(conn)
         except psycopg.Error as exc:
             raise self._error(exc) from None
@@ -275,10 +290,12 @@ class PostgresJournal:
             raise JournalError("refusing to store a payment code that is not masked; pass mask_code(code)")
         now = time.time()
         with self._conn() as conn:
-            cur = conn.execute(
-                "INSERT INTO orders (order_id, amount, currency, wallet, code_masked, lane, gateway, site, status,"
-                " deadline_at, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (order_id) DO NOTHING",
+            row = conn.execute(
+                "WITH o AS (INSERT INTO orders (order_id, amount, currency, wallet, code_masked, lane, gateway, site,"
+                " status, deadline_at, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (order_id) DO NOTHING RETURNING order_id)"
+                " INSERT INTO transitions (order_id, status, time, note) SELECT order_id, %s, %s, %s FROM o"
+                " RETURNING 1",
                 (
                     order_id,
                     money.wire(),
@@ -292,14 +309,13 @@ class PostgresJournal:
                     float(deadline_at),
                     now,
                     now,
+                    PaymentStatus.INIT.value,
+                    now,
+                    f"order of {money} by {wallet} on {lane}",
                 ),
-            )
-            if cur.rowcount == 0:
+            ).fetchone()
+            if row is None:
                 raise JournalError(f"order {order_id!r} is already in the journal; every order needs its own id")
-            conn.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, PaymentStatus.INIT.value, now, f"order of {money} by {wallet} on {lane}"),
-            )
 
     def begin_attempt(self, order_id: str, request_id: str, kind: str) -> None:
         """Record that a request is about to be sent (outcome ``pending``); a re-send is counted, never doubled."""
@@ -308,12 +324,14 @@ class PostgresJournal:
             raise JournalError(f"attempt kind {kind!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_KINDS))}")
         now = time.time()
         with self._conn() as conn:
-            self._require_order(conn, order_id)
-            row = conn.execute(
-                "SELECT id FROM attempts WHERE order_id = %s AND request_id = %s AND kind = %s"
-                " ORDER BY id DESC LIMIT 1",
-                (order_id, request_id, kind),
+            found = conn.execute(
+                "SELECT (SELECT a.id FROM attempts a WHERE a.order_id = o.order_id AND a.request_id = %s"
+                " AND a.kind = %s ORDER BY a.id DESC LIMIT 1) FROM orders o WHERE o.order_id = %s FOR UPDATE OF o",
+                (request_id, kind, order_id),
             ).fetchone()
+            if found is None:
+                raise JournalError(f"order {order_id!r} is not in the journal")
+            row = None if found[0] is None else found
             if row is None:
                 conn.execute(
                     "INSERT INTO attempts (order_id, request_id, kind, started_at) VALUES (%s, %s, %s, %s)",
@@ -343,16 +361,13 @@ class PostgresJournal:
         status_text = None if status is None else str(getattr(status, "value", status))
         with self._conn() as conn:
             row = conn.execute(
-                "SELECT id FROM attempts WHERE order_id = %s AND request_id = %s "
-                "ORDER BY outcome = 'pending' DESC, id DESC LIMIT 1 FOR UPDATE",
-                (order_id, request_id),
+                "UPDATE attempts SET outcome = %s, code = %s, status = %s, detail = %s, ended_at = %s"
+                " WHERE id = (SELECT id FROM attempts WHERE order_id = %s AND request_id = %s"
+                " ORDER BY outcome = 'pending' DESC, id DESC LIMIT 1 FOR UPDATE) RETURNING id",
+                (outcome, code, status_text, detail, time.time(), order_id, request_id),
             ).fetchone()
             if row is None:
                 raise JournalError(f"order {order_id!r} has no attempt with request id {request_id!r}")
-            conn.execute(
-                "UPDATE attempts SET outcome = %s, code = %s, status = %s, detail = %s, ended_at = %s WHERE id = %s",
-                (outcome, code, status_text, detail, time.time(), row[0]),
-            )
 
     def settle_attempts(self, order_id: str, note: str, *, request_id: str | None = None) -> int:
         """End attempts still ``pending`` or ``unknown`` as ``settled``; returns how many were settled."""
@@ -385,22 +400,33 @@ class PostgresJournal:
         with self._conn() as conn:
             row = self._require_order(conn, order_id)
             old = PaymentStatus(row[0])
-            if transaction_id:
-                conn.execute(
-                    "UPDATE orders SET transaction_id = %s, updated_at = %s WHERE order_id = %s",
-                    (transaction_id, now, order_id),
-                )
             if new is old or (old.final and not new.final):
+                if transaction_id:
+                    conn.execute(
+                        "UPDATE orders SET transaction_id = %s, updated_at = %s WHERE order_id = %s",
+                        (transaction_id, now, order_id),
+                    )
                 return False
+            # the move, its transition and (for a final state) its announcement: one round trip
             conn.execute(
-                "UPDATE orders SET status = %s, updated_at = %s WHERE order_id = %s", (new.value, now, order_id)
+                "WITH u AS (UPDATE orders SET status = %s, transaction_id = coalesce(%s, transaction_id),"
+                " updated_at = %s WHERE order_id = %s),"
+                " t AS (INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s))"
+                " SELECT CASE WHEN %s THEN pg_notify(%s, %s) END",
+                (
+                    new.value,
+                    transaction_id or None,
+                    now,
+                    order_id,
+                    order_id,
+                    new.value,
+                    now,
+                    note,
+                    new in _ANNOUNCED,
+                    CHANNEL,
+                    order_id,
+                ),
             )
-            conn.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, new.value, now, note),
-            )
-            if new in _ANNOUNCED:
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, order_id))
             return True
 
     def mark_abandoned(self, order_id: str, reason: str) -> None:
