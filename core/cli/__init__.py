@@ -109,10 +109,6 @@ def load_command(name: str, module_name: str) -> ModuleType | Unavailable:
     lacking = [attr for attr in ("HELP", "add_arguments", "run") if not hasattr(module, attr)]
     if lacking:
         return Unavailable(name, module_name, "broken", f"{module_name} defines no {', '.join(lacking)}")
-    try:  # its options, on a parser of its own: one that cannot describe them is broken too
-        module.add_arguments(_Parser(prog=f"paycode {name}"))
-    except (Exception, SystemExit) as exc:
-        return Unavailable(name, module_name, "broken", f"{module_name}.add_arguments raised {_one_line(exc)}")
     return module
 
 
@@ -129,6 +125,18 @@ def build_parser(commands: Mapping[str, str] | None = None) -> argparse.Argument
     A command whose module cannot be used is still listed, marked unavailable; it runs :func:`_refuse`.
     ``parser.unavailable`` lists those commands.
     """
+    loaded = {name: load_command(name, module) for name, module in (COMMANDS if commands is None else commands).items()}
+    while True:  # again without a command whose add_arguments raised (rare: only then is the parser built twice)
+        parser, failed = _parser_of(loaded)
+        if failed is None:
+            break
+        loaded[failed.name] = failed
+    parser.unavailable = [cmd for cmd in loaded.values() if isinstance(cmd, Unavailable)]  # type: ignore[attr-defined]
+    return parser
+
+
+def _parser_of(loaded: Mapping[str, ModuleType | Unavailable]) -> tuple[argparse.ArgumentParser, Unavailable | None]:
+    """The parser of these commands, or the first command whose ``add_arguments`` raised (then it is broken)."""
     parser = _Parser(
         prog="paycode",
         description="Take wallet payment codes (WeChat Pay, Alipay, AlipayHK) at a point of sale "
@@ -136,21 +144,21 @@ def build_parser(commands: Mapping[str, str] | None = None) -> argparse.Argument
     )
     parser.add_argument("--config", metavar="FILE", help="settings file (default ./paycode.toml, or PAYCODE_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    unavailable: list[Unavailable] = []
-    for name, module_name in (COMMANDS if commands is None else commands).items():
-        loaded = load_command(name, module_name)
-        if isinstance(loaded, Unavailable):
-            unavailable.append(loaded)
-            text = f"unavailable ({loaded.state}): {loaded.message()}"
+    for name, command in loaded.items():
+        if isinstance(command, Unavailable):
+            text = f"unavailable ({command.state}): {command.message()}"
             cmd = sub.add_parser(name, help=text, description=text, add_help=False)
             cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            cmd.set_defaults(_run=functools.partial(_refuse, loaded))
+            cmd.set_defaults(_run=functools.partial(_refuse, command))
             continue
-        cmd = sub.add_parser(name, help=loaded.HELP, description=loaded.HELP)
-        loaded.add_arguments(cmd)
-        cmd.set_defaults(_run=loaded.run)
-    parser.unavailable = unavailable  # type: ignore[attr-defined]
-    return parser
+        cmd = sub.add_parser(name, help=command.HELP, description=command.HELP)
+        try:  # a command that cannot describe its options (an optional dependency missing) is broken too
+            command.add_arguments(cmd)
+        except (Exception, SystemExit) as exc:
+            reason = f"{command.__name__}.add_arguments raised {_one_line(exc)}"
+            return parser, Unavailable(name, command.__name__, "broken", reason)
+        cmd.set_defaults(_run=command.run)
+    return parser, None
 
 
 def _command_word(arguments: Sequence[str]) -> str | None:
