@@ -50,3 +50,19 @@ def test_seconds_refuses_zero_negative_infinite_and_words(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as refused:
         seconds(text)
     assert str(refused.value) == f"{text!r} is not a number of seconds > 0"
+
+
+@given(
+    config=st.one_of(st.none(), st.text(min_size=1)),
+    command=st.sampled_from(["pay", "plugins", "ghost"]),
+    rest=st.lists(st.text(), max_size=4),
+)
+def test_the_command_word_is_found_after_config_whatever_the_file_is_called(
+    config: str | None, command: str, rest: list[str]
+) -> None:
+    from paycode.cli import _command_word
+
+    before = [] if config is None else ["--config", config]
+    assert _command_word([*before, command, *rest]) == command
+    assert _command_word(before) is None
+    assert _command_word(["--help"]) is None
