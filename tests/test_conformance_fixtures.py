@@ -86,3 +86,22 @@ def test_paycode_sandbox_terminal_pays_in_the_embedded_sandbox(
     declined = terminal.pay(amount="10.00", currency="CNY", code="6200000000000000002")
     assert declined.status is PaymentStatus.FAILED
     assert terminal.journal.order(paid.merchant_transaction_id).status == "SUCCESS"
+
+
+def test_the_event_recorder_takes_events_from_other_threads_and_waits_for_one(
+    paycode_host: Callable[..., Any], paycode_events: EventRecorder
+) -> None:
+    import threading
+
+    host = paycode_host(paycode_events)
+    assert paycode_events.wait_for("lane.ready", 0.01) is None  # none came
+    emitter = threading.Thread(target=lambda: [host.emit("scan", "o-1"), host.emit("lane.ready", "o-2")])
+    emitter.start()
+    ready = paycode_events.wait_for("lane.ready", 30)
+    emitter.join(30)
+    assert ready is not None and ready.order_id == "o-2"
+    assert paycode_events.kinds() == ["scan", "lane.ready"]
+    assert paycode_events.kinds("o-1") == ["scan"]
+    assert paycode_events.of_kind("lane.ready") == [ready]
+    paycode_events.clear()
+    assert paycode_events.events == []
