@@ -31,7 +31,10 @@ _DECODE_PARAMS: Mapping[str, str] = {
     "roi": "region to decode, x,y,w,h in pixels or fractions of the frame (default the whole frame)",
     "rotate": "also look for codes turned 90 degrees (default 1)",
     "downscale": "also look in downscaled copies of the frame, for large codes close to the lens (default 1)",
-    "invert": "also look for light-on-dark QR codes (default 0; costs about a third more time)",
+    "invert": "also look for light-on-dark QR codes in every pass (default 0; costs about a third more time)",
+    "passes": "more passes on a frame the fast pass missed (region of the last detection enlarged, inverted, "
+    "equalised, halved, another binarizer; paycode_camera.robust): 1 or 0 (default 1)",
+    "budget": "milliseconds of decoding per frame the further passes may fill (default 24; 1-1000)",
 }
 
 #: Parameters of ``camera://`` (besides the core's prefix, suffix and repeat_window).
@@ -73,6 +76,8 @@ class CameraOptions:
     rotate: bool = True
     downscale: bool = True
     invert: bool = False
+    passes: bool = True
+    budget: float = 0.024
     width: int | None = None
     height: int | None = None
     loop: bool = False
@@ -133,6 +138,8 @@ class CameraOptions:
             rotate=url.get_bool("rotate", True),
             downscale=url.get_bool("downscale", True),
             invert=url.get_bool("invert", False),
+            passes=url.get_bool("passes", True),
+            budget=url.get_int("budget", 24, minimum=1, maximum=1000) / 1000,
             width=_size(url, "width", kind),
             height=_size(url, "height", kind),
             loop=loop,

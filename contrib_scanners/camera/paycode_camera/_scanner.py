@@ -24,6 +24,7 @@ from ._options import CameraOptions
 
 if TYPE_CHECKING:
     from .decode import FrameDecoder
+    from .robust import RobustDecoder
 
 __all__ = ["CameraScanner"]
 
@@ -70,7 +71,7 @@ class CameraScanner:
         self._closed = threading.Event()
         self._cap: Any = None
         self._cv2: Any = None
-        self._decoder: FrameDecoder | None = None
+        self._decoder: FrameDecoder | RobustDecoder | None = None
         self._frame_index = 0  # frames grabbed since open (across loops of a file)
         self._pass_frames = 0  # frames grabbed since the file was last (re)opened
         self._file_fps = _DEFAULT_FILE_FPS
@@ -103,9 +104,17 @@ class CameraScanner:
         _quiet_opencv(cv2)
         opts = self.options
         if self._decoder is None:
-            self._decoder = FrameDecoder(
+            fast = FrameDecoder(
                 opts.formats, roi=opts.roi, rotate=opts.rotate, downscale=opts.downscale, invert=opts.invert
             )
+            if opts.passes:
+                from .robust import RobustDecoder
+
+                self._decoder = RobustDecoder(fast, budget=None if opts.kind == "file" else opts.budget)
+            else:
+                self._decoder = fast
+        elif not isinstance(self._decoder, FrameDecoder):
+            self._decoder.reset()
         with self._lock:
             self._release()
             self._cv2 = cv2

@@ -27,7 +27,7 @@ import zxingcpp
 
 from ._formats import FORMATS, canonical_format
 
-__all__ = ["Placement", "render_frame", "symbol_image", "write_video"]
+__all__ = ["Hardship", "Placement", "render_frame", "screen_frame", "symbol_image", "write_video"]
 
 
 def symbol_image(text: str, symbology: str = "code128", *, scale: int = 3, quiet: int = 12) -> Any:
@@ -129,3 +129,78 @@ def write_video(path: str | os.PathLike[str], frames: Iterable[Any], *, fps: flo
     if count == 0:
         raise ValueError("no frames to write")
     return path
+
+
+@attrs.frozen
+class Hardship:
+    """What makes a frame hard: a phone screen tilted away (``tilt``, fraction of perspective),
+    ``moire`` (amplitude of the screen-door interference, grey levels), ``glare`` (peak of a
+    bright spot, grey levels), ``dark`` (dark mode: light modules on a dark screen), ``contrast``
+    (the screen's contrast, 0-1), ``jpeg`` (quality of the compression the camera applies, 0: none).
+    """
+
+    tilt: float = 0.0
+    moire: float = 0.0
+    glare: float = 0.0
+    dark: bool = False
+    contrast: float = 1.0
+    jpeg: int = 0
+
+
+def screen_frame(
+    width: int,
+    height: int,
+    symbol: Any,
+    *,
+    x: int,
+    y: int,
+    hardship: Hardship = Hardship(),
+    blur: float = 1.2,
+    noise: float = 6.0,
+    seed: int = 0,
+) -> Any:
+    """A BGR frame of a phone screen showing ``symbol`` (a :func:`symbol_image`) at ``(x, y)``, made hard by
+    ``hardship``: seen at an angle, with moiré, glare, in dark mode, at low contrast, JPEG-compressed.
+    The same arguments give the same frame.
+    """
+    rng = np.random.default_rng(seed)
+    face = symbol.astype(np.float32)
+    if hardship.dark:
+        face = 255.0 - face  # light modules on a dark screen
+    lo, hi = 128.0 - 127.0 * hardship.contrast, 128.0 + 127.0 * hardship.contrast
+    face = lo + face * (hi - lo) / 255.0
+    h, w = face.shape
+    # perspective: the far edge of the screen is shorter (a phone tilted away from the camera)
+    shrink = hardship.tilt * w / 2.0
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    seen = np.array([[x + shrink, y], [x + w - shrink, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(corners, seen)
+    background = render_frame(width, height, (), blur=0.0, noise=0.0, seed=seed)
+    gray = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    mask = cv2.warpPerspective(np.ones_like(face), matrix, (width, height), flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(face, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    image = gray * (1.0 - mask) + warped * mask
+    if hardship.moire:
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        angle = rng.uniform(0.2, 0.6)
+        period = rng.uniform(3.0, 5.0)
+        wave = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * (2 * np.pi / period))
+        image += hardship.moire * wave * mask
+    if hardship.glare:
+        cx = x + w * rng.uniform(0.3, 0.7)
+        cy = y + h * rng.uniform(0.3, 0.7)
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        radius = max(w, h) * rng.uniform(0.15, 0.3)
+        image += hardship.glare * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    if blur > 0:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    if noise > 0:
+        grain = (rng.standard_normal((height, width), dtype=np.float32) * noise).astype(np.int16)
+        image = cv2.add(image, grain, dtype=cv2.CV_8U)
+    frame = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if hardship.jpeg:
+        ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, hardship.jpeg])
+        if ok:
+            frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return frame
