@@ -14,6 +14,8 @@
   ``pytestmark``, a class or a test), e.g. ``pytest.mark.sandbox(slow_seconds=0.5, notify_schedule=[0.05])``.
 - ``settings_for(srv, tmp_path, **overrides)`` (a function: import it from ``.conftest``): a lane's settings for
   a sandbox or a DocGateway, with its credentials, a journal in ``tmp_path`` and short timings.
+- ``tutorial_files(folder)``, ``files_shown(doc)``, ``copy_tutorial(folder, target)``: a tutorial's worked example
+  (a plugin distribution under tests/), the files its page shows, and a clean copy of it to install.
 - Tests that take more than a few seconds are marked ``slow``: ``pytest -m "not slow"`` leaves them out while
   working; CI and ``dev.py test`` run everything.
 """
@@ -21,6 +23,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import types
@@ -144,3 +148,38 @@ def settings_for(srv: SandboxServer | DocGateway, tmp_path: Path, **overrides: A
         **overrides,
     }
     return Settings(**values)
+
+
+# ---------------------------------------------------------------------------- tutorials
+
+#: the harness file that keeps the repository's own test run out of a tutorial plugin's tests
+TUTORIAL_HARNESS = frozenset({"conftest.py"})
+#: a doc block that shows a file: a line "File `path`:", a blank line, then a fenced block (which may be marked
+#: not to be run by the docs test, when the plugin's own tests import the plugin, installed only by its test)
+DOC_FILE = re.compile(
+    r"^File `(?P<path>[^`]+)`:\n\n(?:<!-- not-run -->\n)?```[a-z]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL
+)
+
+
+def tutorial_files(folder: Path) -> dict[str, str]:
+    """The files of a tutorial's plugin under ``folder`` (relative path -> text), without the test harness."""
+    skip = {"__pycache__", ".hypothesis", "build"}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.name not in TUTORIAL_HARNESS
+        and not skip.intersection(p.parts)
+        and not any(part.endswith(".egg-info") for part in p.parts)
+    }
+
+
+def files_shown(doc: Path) -> dict[str, str]:
+    """The files a tutorial page shows (``File `path`:`` blocks): path -> text."""
+    return {m["path"]: m["body"] for m in DOC_FILE.finditer(doc.read_text(encoding="utf-8"))}
+
+
+def copy_tutorial(folder: Path, target: Path) -> Path:
+    """A clean copy of a tutorial's plugin (no harness, caches or build output) at ``target``, to install."""
+    ignore = shutil.ignore_patterns(*TUTORIAL_HARNESS, "__pycache__", "*.egg-info", "build", ".*")
+    return Path(shutil.copytree(folder, target, ignore=ignore))

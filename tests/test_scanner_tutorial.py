@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import operator
-import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,34 +22,17 @@ import pytest
 from paycode.masking import mask_code
 from paycode_serial.testing import PtyScanner
 
+from .conftest import copy_tutorial, files_shown, tutorial_files
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "tests" / "scanner_tutorial"
 DOC = ROOT / "docs" / "tutorial-scanner.md"
-#: the harness file that keeps the repository's own test run out of the plugin's tests
-HARNESS = {"conftest.py"}
-#: a doc block that shows a file: a line "File `path`:", a blank line, then a fenced block (which may be marked
-#: not to be run by the docs test: the plugin's own tests import the plugin, installed only here)
-DOC_FILE = re.compile(
-    r"^File `(?P<path>[^`]+)`:\n\n(?:<!-- not-run -->\n)?```[a-z]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL
-)
 CODE = "130000000000000001"
 
 
-def tutorial_files() -> dict[str, str]:
-    skip = {"__pycache__", ".hypothesis", "build"}
-    return {
-        p.relative_to(TUTORIAL).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(TUTORIAL.rglob("*"))
-        if p.is_file()
-        and p.name not in HARNESS
-        and not skip.intersection(p.parts)
-        and not any(part.endswith(".egg-info") for part in p.parts)
-    }
-
-
 def test_the_tutorial_shows_exactly_the_plugin_files() -> None:
-    shown = {m["path"]: m["body"] for m in DOC_FILE.finditer(DOC.read_text(encoding="utf-8"))}
-    files = tutorial_files()
+    shown = files_shown(DOC)
+    files = tutorial_files(TUTORIAL)
     assert sorted(shown) == sorted(files)
     for path, text in files.items():
         assert shown[path] == text, f"docs/tutorial-scanner.md shows a different {path} than tests/scanner_tutorial/"
@@ -63,10 +44,7 @@ def installed(
 ) -> Iterator[tuple[Path, dict[str, str]]]:
     """The plugin's sources copied to a temporary folder and installed into another; an environment using it."""
     work = tmp_path_factory.mktemp("acme")
-    source = work / "paycode-acme"
-    shutil.copytree(
-        TUTORIAL, source, ignore=shutil.ignore_patterns(*HARNESS, "__pycache__", "*.egg-info", "build", ".*")
-    )
+    source = copy_tutorial(TUTORIAL, work / "paycode-acme")
     yield source, install_plugins(work, source)
 
 

@@ -11,8 +11,6 @@ against the embedded sandbox, each in a subprocess.
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,31 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import copy_tutorial, files_shown, tutorial_files
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "tests" / "wallet_tutorial"
 DOC = ROOT / "docs" / "wallets.md"
-#: the harness file that keeps the repository's own test run out of the plugin's tests
-HARNESS = {"conftest.py"}
-#: a doc block that shows a file: a line "File `path`:", a blank line, then a fenced block
-DOC_FILE = re.compile(r"^File `(?P<path>[^`]+)`:\n\n```[a-z]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 SUCCESS_CODE = "6200000000000000001"  # sandbox scenario "success" (ends with 001)
 
 
-def tutorial_files() -> dict[str, str]:
-    skip = {"__pycache__", ".hypothesis", "build"}
-    return {
-        p.relative_to(TUTORIAL).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(TUTORIAL.rglob("*"))
-        if p.is_file()
-        and p.name not in HARNESS
-        and not skip.intersection(p.parts)
-        and not any(part.endswith(".egg-info") for part in p.parts)
-    }
-
-
 def test_the_docs_show_exactly_the_tutorial_files() -> None:
-    shown = {m["path"]: m["body"] for m in DOC_FILE.finditer(DOC.read_text(encoding="utf-8"))}
-    files = tutorial_files()
+    shown = files_shown(DOC)
+    files = tutorial_files(TUTORIAL)
     assert sorted(shown) == sorted(files)
     for path, text in files.items():
         assert shown[path] == text, f"docs/wallets.md shows a different {path} than tests/wallet_tutorial/{path}"
@@ -56,10 +40,7 @@ def installed(
 ) -> Iterator[tuple[Path, dict[str, str]]]:
     """The plugin's sources copied to a temporary folder and installed into another; an environment using it."""
     work = tmp_path_factory.mktemp("unionpay")
-    source = work / "paycode-unionpay"
-    shutil.copytree(
-        TUTORIAL, source, ignore=shutil.ignore_patterns(*HARNESS, "__pycache__", "*.egg-info", "build", ".*")
-    )
+    source = copy_tutorial(TUTORIAL, work / "paycode-unionpay")
     env = install_plugins(work, source)
     env.update(PAYCODE_GATEWAY="sandbox", PAYCODE_JOURNAL=str(work / "journal.sqlite3"))
     yield source, env
