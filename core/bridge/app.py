@@ -41,6 +41,8 @@ from .service import Bridge, check_state, parse_since
 __all__ = ["BridgeApp", "create_app", "openapi_document"]
 
 API_VERSION = "1.0.0"
+#: where the notification receiver answers when the bridge serves it (docs/bridge.md, "Notifications")
+NOTIFICATIONS = "/notifications"
 HEARTBEAT_SECONDS = 15.0
 _REFERENCE = __import__("re").compile(REFERENCE_PATTERN)
 
@@ -120,22 +122,33 @@ class BridgeApp:
             Route(e.path, self._wrap(e), methods=[e.method], name=e.operation_id) for e in self.endpoints
         ]
         routes.append(WebSocketRoute("/v1/events", self.websocket_events))
-        if notifications is not None:
-            from starlette.routing import Mount
-
-            routes.append(Mount("/notifications", app=notifications))
+        self.notifications = notifications
         self.starlette = Starlette(
             routes=routes,
             exception_handlers={HTTPException: self._http_error, Exception: self._internal_error},
         )
         self.asgi = SecurityMiddleware(
-            self.starlette, hosts=self.hosts, origins=self.origins, max_body=max_body, on_refused=self._refused
+            self._dispatch, hosts=self.hosts, origins=self.origins, max_body=max_body, on_refused=self._refused
         )
         self.openapi = openapi_document(self.endpoints, self.base_url)
         self._openapi_bytes = json.dumps(self.openapi, ensure_ascii=False).encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
+
+    async def _dispatch(self, scope: Any, receive: Any, send: Any) -> None:
+        """``/notifications`` and below to the notification receiver (when mounted), the rest to the API."""
+        path = scope.get("path", "")
+        if (
+            self.notifications is not None
+            and scope["type"] == "http"
+            and (path == NOTIFICATIONS or path.startswith(NOTIFICATIONS + "/"))
+        ):
+            inner = {**scope, "path": path[len(NOTIFICATIONS) :] or "/",
+                     "root_path": scope.get("root_path", "") + NOTIFICATIONS}
+            await self.notifications(inner, receive, send)
+            return
+        await self.starlette(scope, receive, send)
 
     # ------------------------------------------------------------------ plumbing
 

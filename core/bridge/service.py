@@ -88,6 +88,8 @@ class Bridge:
         self.hub = hub
         self.lanes: dict[str, Lane] = {}
         self.gateway: Any = None
+        #: wakes a lane waiting on an order when a notification about it is applied (paycode.wake)
+        self.waker: Any = None
         self.draining = False
         self._views: OrderedDict[str, PaymentView] = OrderedDict()
         self._jobs: dict[str, Any] = {}
@@ -122,6 +124,9 @@ class Bridge:
         bridge = cls(settings, journal, BridgeMetrics(), hub or EventHub())
         extra = list(plugins)
         try:
+            from ..wake import waker_for
+
+            bridge.waker = waker_for(settings)
             base = PluginHost(settings, plugins=extra)
             bridge.gateway = base.gateway()
             for name, url in lanes.items():
@@ -134,7 +139,8 @@ class Bridge:
                 )
                 bridge.lanes[name] = lane
                 terminal = Terminal(
-                    lane_settings, host=host, journal=cast(Any, journal), gateway=bridge.gateway, recover=recover
+                    lane_settings, host=host, journal=cast(Any, journal), gateway=bridge.gateway, recover=recover,
+                    waker=bridge.waker,
                 )
                 lane.start(terminal)
         except BaseException:
@@ -409,7 +415,23 @@ class Bridge:
         if self.gateway is not None:
             gateway, self.gateway = self.gateway, None
             gateway.close()
+        if self.waker is not None:
+            waker, self.waker = self.waker, None
+            waker.close()
         self.journal.close()
+
+    def notification_app(self) -> Any:
+        """The notification receiver (paycode.notifications) on this bridge's journal and waker, reporting
+        each notification as a ``notification`` event on the stream."""
+        from ..notifications import receiver_app
+
+        def report(result: Any) -> None:
+            note = result.notification
+            order = note.order_id if note is not None else None
+            self.hub.publish({"event": "notification", "order": order, "time": round(time.time(), 3),
+                              **result.as_json()})
+
+        return receiver_app(self.journal, self.settings, waker=self.waker, on_result=report)
 
 
 def _fingerprint(body: Mapping[str, Any]) -> str:

@@ -119,9 +119,4 @@ def _notifications(bridge: Bridge, settings: Settings, args: argparse.Namespace)
     parts = urlsplit(url)
     if parts.port != args.port or not (parts.path or "/").startswith("/notifications"):
         return None
-    from .. import notifications
-
-    receiver_app = getattr(notifications, "receiver_app", None)
-    if receiver_app is None:
-        return None
-    return receiver_app(bridge.journal, settings)
+    return bridge.notification_app()
