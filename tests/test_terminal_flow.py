@@ -94,10 +94,12 @@ def _says(operation: str, reply: tuple[Any, ...], status: str) -> bool:
     script=st.lists(replies, max_size=25),
     interval=st.sampled_from([1.0, 2.0, 5.0]),
     deadline=st.sampled_from([0.5, 4.0, 12.0]),
+    cancel_at=st.one_of(st.none(), st.integers(min_value=0, max_value=6)),
 )
 def test_pay_flow_never_decides_without_a_verified_answer(
-    script: list[tuple[Any, ...]], interval: float, deadline: float
+    script: list[tuple[Any, ...]], interval: float, deadline: float, cancel_at: int | None
 ) -> None:
+    """Whatever the gateway answers, and whenever the host cancels (after ``cancel_at`` calls)."""
     clock = [0.0]
     client = Scripted(script, clock)
 
@@ -114,6 +116,7 @@ def test_pay_flow_never_decides_without_a_verified_answer(
             clock=lambda: clock[0],
             wall=lambda: clock[0],
             close_grace=CLOSE_GRACE,
+            cancelled=lambda order_id: cancel_at is not None and len(client.calls) >= cancel_at,
         )
         request = PaymentRequest(
             money=Money("9.99", "CNY"),
