@@ -610,8 +610,10 @@ def pay_flow(ctx: FlowContext, request: PaymentRequest, policy: PollingPolicy) -
 
     resends = polls = 0
     verdict: PaymentStatus | str = payment.status
-    while payment.status in _WAITING and not ctx.cancelled(order_id) and time_left(False) > 0:
-        if ctx.clock() >= bounds.deadline and polls:
+    while payment.status in _WAITING and time_left(False) > 0:
+        if polls and (ctx.clock() >= bounds.deadline or ctx.cancelled(order_id)):
+            break  # a cancel still asks once when the pay's answer was lost: it may be PROCESSING, to be closed
+        if ctx.cancelled(order_id) and payment.status is not PaymentStatus.UNKNOWN:
             break
         if payment.status is not PaymentStatus.UNKNOWN or polls:  # ask at once when the answer was lost
             yield Sleep(max(0.0, min(policy.interval, bounds.deadline - ctx.clock())), order_id)
