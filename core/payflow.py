@@ -201,6 +201,8 @@ def _call(client: Any, call: Call) -> Any:
     operation = OPERATIONS[call.operation]
     if call.budget is None:
         return client.send(operation, call.biz)
+    if call.budget <= 0:
+        raise _stalled(call)  # no time left: not sent at all (still "may have been delivered": a re-send's twin may)
     job = _Job(lambda: client.send(operation, call.biz))
     _WORKERS.run(job)
     if not job.done.wait(max(call.budget, 0.0)):
@@ -248,13 +250,15 @@ async def drive_async(flow: Flow[T], client: Any, *, sleep: AsyncSleeper | None 
             if isinstance(effect, Sleep):
                 reply = (await pause(effect.seconds, effect.order_id)) if effect.seconds > 0 else False
                 continue
-            sending = client.send(OPERATIONS[effect.operation], effect.biz)
+            operation = OPERATIONS[effect.operation]
             try:
                 if effect.budget is None:
-                    reply = await sending
+                    reply = await client.send(operation, effect.biz)
+                elif effect.budget <= 0:
+                    raise _stalled(effect)  # no time left: not sent at all
                 else:
                     try:
-                        reply = await asyncio.wait_for(sending, max(effect.budget, 0.0))
+                        reply = await asyncio.wait_for(client.send(operation, effect.biz), effect.budget)
                     except TimeoutError:
                         raise _stalled(effect) from None
             except OutcomeUnknown as exc:
@@ -667,7 +671,7 @@ def _finish(order: _Order, request: PaymentRequest, policy: PollingPolicy) -> Fl
     if payment.status is PaymentStatus.SUCCESS:
         order.emit("payment.journal", step="refunding", error=error)
         yield from _refund_unrecorded(order, request, policy)
-    elif payment.status is PaymentStatus.PROCESSING:
+    elif payment.status in _OPEN:
         order.emit(
             "payment.journal",
             step="unrecorded",
