@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -210,3 +211,43 @@ def test_a_journal_removed_while_a_refund_is_out_follows_the_refund_in_memory(
     view = sandbox.order("jf-refund")
     assert view is not None and view.refunded == Decimal("5.00")
     assert plugin.steps() == ["failed"]
+
+
+@pytest.mark.parametrize("released", [True, False])
+def test_a_journal_locked_by_another_writer_while_the_charge_is_out(
+    sandbox: SandboxServer, tmp_path: Path, released: bool
+) -> None:
+    """The issue's case: the journal locked by another writer while the charge was out. Never 'not paid' while the
+    gateway has it SUCCESS: recorded once the lock is released, else refunded in full (and said so)."""
+    path = tmp_path / "journal.sqlite3"
+    holder: list[sqlite3.Connection] = []
+
+    def lock() -> None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("BEGIN IMMEDIATE")  # another writer holds the journal
+        holder.append(db)
+
+    def release() -> None:
+        holder[0].execute("ROLLBACK")
+
+    plugin = At("payment.request", lock)
+    plugins: list[Any] = [plugin]
+    if released:
+        plugins.append(At("payment.journal", release, step="retrying"))
+    s = settings_for(sandbox, path)
+    journal = open_journal(str(path), timeout=0.3)  # a short busy timeout keeps the test quick
+    try:
+        with Terminal(s, host=PluginHost(s, plugins=plugins), journal=journal, recover=False) as t:
+            payment = t.pay("18.00", "CNY", code=CODE, order_id=f"jf-lock-{released}")
+    finally:
+        for db in holder:
+            db.close()
+        journal.close()
+    assert "locked" in plugin.events[[e.kind for e in plugin.events].index("payment.journal")].data["error"]
+    if released:
+        assert outcome(payment) == "paid" and not payment.unrecorded
+        with open_journal(str(path)) as again:
+            record = again.order(payment.merchant_transaction_id)
+        assert record is not None and record.status is PaymentStatus.SUCCESS and not record.unresolved
+    else:
+        assert_refunded_in_full(sandbox, payment, plugin)
