@@ -14,6 +14,8 @@
   ``pytestmark``, a class or a test), e.g. ``pytest.mark.sandbox(slow_seconds=0.5, notify_schedule=[0.05])``.
 - ``settings_for(srv, tmp_path, **overrides)`` (a function: import it from ``.conftest``): a lane's settings for
   a sandbox or a DocGateway, with its credentials, a journal in ``tmp_path`` and short timings.
+- ``lane_environment(monkeypatch, srv, journal, folder)``: this process set up as a lane pointed at a sandbox
+  (working directory, ``PAYCODE_*`` variables), for tests of commands run in-process.
 - ``tutorial_files(folder)``, ``files_shown(doc)``, ``copy_tutorial(folder, target)``: a tutorial's worked example
   (a plugin distribution under tests/), the files its page shows, and a clean copy of it to install.
 - Tests that take more than a few seconds are marked ``slow``: ``pytest -m "not slow"`` leaves them out while
@@ -148,6 +150,31 @@ def settings_for(srv: SandboxServer | DocGateway, tmp_path: Path, **overrides: A
         **overrides,
     }
     return Settings(**values)
+
+
+def lane_environment(monkeypatch: pytest.MonkeyPatch, srv: SandboxServer, journal: str, folder: Path) -> SandboxServer:
+    """This process set up as a lane pointed at the sandbox ``srv``, for commands run in it; returns ``srv``.
+
+    The working directory is ``folder`` (no stray paycode.toml), ``PAYCODE_CONFIG`` is unset, and
+    ``PAYCODE_JOURNAL``, ``PAYCODE_GATEWAY`` and the credentials (``PAYCODE_ACC_ID``, ``PAYCODE_CLIENT_ID``,
+    ``PAYCODE_SALT``) are set. A module whose commands need it overrides the sandbox fixture with it::
+
+        @pytest.fixture
+        def sandbox(sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+            return lane_environment(monkeypatch, sandbox, str(tmp_path / "journal.sqlite3"), tmp_path)
+    """
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PAYCODE_CONFIG", raising=False)
+    creds = srv.credentials
+    for name, value in {
+        "PAYCODE_JOURNAL": journal,
+        "PAYCODE_GATEWAY": srv.base_url,
+        "PAYCODE_ACC_ID": creds.acc_id,
+        "PAYCODE_CLIENT_ID": creds.client_id,
+        "PAYCODE_SALT": creds.salt,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return srv
 
 
 # ---------------------------------------------------------------------------- tutorials

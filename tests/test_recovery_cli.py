@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,13 @@ from paycode.settings import Settings
 from paycode.testing.docgateway import QUERY as DOC_QUERY
 from paycode.testing.docgateway import DocGateway
 
+from .conftest import lane_environment
+
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    """A sandbox gateway, with the environment of a lane pointed at it and a journal in tmp_path."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PAYCODE_CONFIG", raising=False)
-    monkeypatch.setenv("PAYCODE_JOURNAL", str(tmp_path / "journal.sqlite3"))
-    host = PluginHost(Settings(journal=str(tmp_path / "unused.sqlite3")))
-    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
-        creds = srv.credentials
-        monkeypatch.setenv("PAYCODE_GATEWAY", srv.base_url)
-        monkeypatch.setenv("PAYCODE_ACC_ID", creds.acc_id)
-        monkeypatch.setenv("PAYCODE_CLIENT_ID", creds.client_id)
-        monkeypatch.setenv("PAYCODE_SALT", creds.salt)
-        yield srv
+def sandbox(sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """The sandbox gateway (tests/conftest.py), with a lane's environment pointed at it and a journal in tmp_path."""
+    return lane_environment(monkeypatch, sandbox, str(tmp_path / "journal.sqlite3"), tmp_path)
 
 
 def crashed_lane(tmp_path: Path, *, sent: list[str], waiting: tuple[str, ...] = ()) -> None:

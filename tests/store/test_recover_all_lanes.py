@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,8 @@ from paycode.models import Money
 from paycode.sandbox.server import SandboxServer
 from paycode.settings import Settings
 
+from ..conftest import lane_environment
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def journal_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -31,18 +32,11 @@ def journal_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def sandbox(journal_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PAYCODE_CONFIG", raising=False)
-    monkeypatch.setenv("PAYCODE_JOURNAL", journal_setting)
-    host = PluginHost(Settings(journal=str(tmp_path / "unused.sqlite3")))
-    with SandboxServer(wallets=host.wallets.values(), signers=host.signers) as srv:
-        creds = srv.credentials
-        monkeypatch.setenv("PAYCODE_GATEWAY", srv.base_url)
-        monkeypatch.setenv("PAYCODE_ACC_ID", creds.acc_id)
-        monkeypatch.setenv("PAYCODE_CLIENT_ID", creds.client_id)
-        monkeypatch.setenv("PAYCODE_SALT", creds.salt)
-        yield srv
+def sandbox(
+    sandbox: SandboxServer, journal_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SandboxServer:
+    """The sandbox gateway (tests/conftest.py), with the environment of a lane pointed at it and this journal."""
+    return lane_environment(monkeypatch, sandbox, journal_setting, tmp_path)
 
 
 def crashed_lanes(journal_setting: str, orders: dict[str, str]) -> None:
