@@ -93,12 +93,18 @@ class PostgresJournal:
         unreachable (a lane then refuses to start a payment rather than wait).
     :param pool_size: most connections this journal opens (at least 2: a claim holds one).
     :param migrate: apply pending schema migrations on open (default); False refuses an out-of-date schema.
+    :param announce: NOTIFY final states on :data:`CHANNEL` (default). A writer nobody can be waiting on may turn
+        it off: a lane recording its own payment's answer (the lane waiting is the writer), or a benchmark. The
+        receiver, recovery and reconciliation must announce.
     """
 
-    def __init__(self, dsn: str, *, timeout: float = 5.0, pool_size: int = 4, migrate: bool = True) -> None:
+    def __init__(
+        self, dsn: str, *, timeout: float = 5.0, pool_size: int = 4, migrate: bool = True, announce: bool = True
+    ) -> None:
         import psycopg
 
         self.dsn: Dsn = parse(dsn)
+        self.announce = announce
         self._timeout = timeout
         self._closed = False
         self._local = threading.local()
@@ -422,7 +428,7 @@ class PostgresJournal:
                     new.value,
                     now,
                     note,
-                    new in _ANNOUNCED,
+                    self.announce and new in _ANNOUNCED,
                     CHANNEL,
                     order_id,
                 ),
