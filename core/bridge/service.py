@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -31,12 +32,13 @@ from ..errors import (
     UsageError,
 )
 from ..journal import JournalBackend, OrderRecord, open_journal
+from ..masking import mask_code
 from ..models import Money, PaymentStatus
 from ..settings import Settings
 from .events import EventHub
 from .lanes import FINAL_STATES, STATES, Lane, LaneObserver, PaymentView, iso, state_of
 from .metrics import BridgeMetrics
-from .schema import LANE_PATTERN, ApiError
+from .schema import LANE_PATTERN, REFERENCE_PATTERN, ApiError
 
 __all__ = ["Bridge", "record_json"]
 
@@ -115,8 +117,6 @@ class Bridge:
         from ..terminal import Terminal
 
         lanes = dict(lanes) if lanes else {settings.lane: settings.scanner}
-        import re
-
         for name in lanes:
             if not re.match(LANE_PATTERN, name):
                 raise ConfigError(f"lane name {name!r}: use 1-32 of A-Z a-z 0-9 . _ - starting with a letter or digit")
@@ -170,12 +170,16 @@ class Bridge:
                 known = self._idempotency.get(idempotency_key)
             if known is not None:
                 if known.fingerprint != fingerprint:
-                    raise ApiError(
-                        422, "idempotency_key_reused",
-                        "this Idempotency-Key was used with another request body; use a new key for a new payment",
-                        "Idempotency-Key",
-                    )
+                    raise _key_reused()
                 return self.payment(known.reference), True
+            # not seen by this run of the bridge: the journal remembers it across restarts, because a payment
+            # started with a key and no reference gets a reference made from the key
+            body = {**body, "reference": body.get("reference") or key_reference(idempotency_key)}
+            replay = self._journaled_replay(body)
+            if replay is not None:
+                with self._lock:
+                    self._idempotency[idempotency_key] = _Idempotent(fingerprint, replay["reference"])
+                return replay, True
         if self.draining:
             raise ApiError(503, "draining", "the bridge is shutting down and takes no new payments",
                            headers={"Retry-After": "5"})
@@ -201,6 +205,26 @@ class Bridge:
         self._changed(view)
         lane.run(job)
         return view.as_json(), False
+
+    def _journaled_replay(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The journaled payment a repeated request (same key, same body) stands for; None when there is none.
+        ApiError 422 when the journal's payment differs from the body (the key was used for another payment)."""
+        reference = str(body["reference"])
+        if not re.match(REFERENCE_PATTERN, reference):
+            return None  # the body check refuses it next
+        record = self._record(reference)
+        if record is None:
+            return None
+        try:
+            same_money = Money.parse(str(body["amount"]), str(body["currency"])).wire() == record.money.wire()
+        except MoneyError:
+            same_money = False
+        code = body.get("code")
+        same_code = code is None or mask_code(str(code)) == record.code_masked
+        same_lane = body.get("lane") is None or body.get("lane") == record.lane
+        if not (same_money and same_code and same_lane):
+            raise _key_reused()
+        return self.payment(reference)
 
     def _lane_for(self, name: str | None) -> Lane:
         if name is not None:
@@ -264,6 +288,14 @@ class Bridge:
             if record is None:
                 raise ApiError(404, "not_found", f"no payment with reference {reference!r}", "reference")
             return record_json(record)
+        return self._merged(view, record)
+
+    @staticmethod
+    def _merged(view: PaymentView | None, record: OrderRecord | None) -> dict[str, Any]:
+        """The live view, with what the journal knows better once the payment is final."""
+        if view is None:
+            assert record is not None
+            return record_json(record)
         data = view.as_json()
         if record is not None and view.state in FINAL_STATES and view.state != "cancelled":
             from_journal = record_json(record)
@@ -296,7 +328,9 @@ class Bridge:
         for record in records:
             if record.order_id in seen:
                 continue
-            out.append((record.created_at, self.payment(record.order_id)))
+            with self._lock:
+                known = self._views.get(record.order_id)
+            out.append((record.created_at, self._merged(known, record)))
         out.sort(key=lambda item: item[0], reverse=True)
         chosen = [
             data for created, data in out
@@ -432,6 +466,19 @@ class Bridge:
                               **result.as_json()})
 
         return receiver_app(self.journal, self.settings, waker=self.waker, on_result=report)
+
+
+def key_reference(key: str) -> str:
+    """The reference of a payment started with Idempotency-Key ``key`` and no reference of its own."""
+    return "ik" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:30]
+
+
+def _key_reused() -> ApiError:
+    return ApiError(
+        422, "idempotency_key_reused",
+        "this Idempotency-Key was used with another request body; use a new key for a new payment",
+        "Idempotency-Key",
+    )
 
 
 def _fingerprint(body: Mapping[str, Any]) -> str:

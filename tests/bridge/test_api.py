@@ -270,3 +270,26 @@ def test_tickets_are_single_use(serve: Serve) -> None:
         assert "ticket" in error["message"]
     assert error_of(run.http.get("/v1/events"), 406)["code"] == "not_acceptable"
     assert error_of(run.http.post("/v1/tickets", json={"x": 1}), 422)["code"] == "unknown_field"
+
+
+def test_an_idempotency_key_outlives_a_restart_of_the_bridge(serve: Serve, tmp_path: Any) -> None:
+    journal = str(tmp_path / "shared.sqlite3")
+    body = {"amount": "7.00", "currency": "CNY", "code": wechat("001")}
+    first = serve(journal=journal)
+    answer = first.http.post("/v1/payments", json=body, headers={"Idempotency-Key": "till-7-sale-1"})
+    assert answer.status_code == 202
+    reference = answer.json()["reference"]
+    assert first.wait_state(reference)["state"] == "paid"
+    first.server.stop()
+    first.bridge.close()
+
+    second = serve(journal=journal)  # a new bridge on the same journal knows nothing of the key in memory
+    again = second.http.post("/v1/payments", json=body, headers={"Idempotency-Key": "till-7-sale-1"})
+    assert again.status_code == 202, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["reference"] == reference and again.json()["state"] == "paid"
+    key = {"Idempotency-Key": "till-7-sale-1"}
+    other = second.http.post("/v1/payments", json={**body, "amount": "7.01"}, headers=key)
+    assert error_of(other, 422)["code"] == "idempotency_key_reused"
+    with Journal(journal) as j:
+        assert [o.order_id for o in j.orders()] == [reference]
