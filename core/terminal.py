@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .gateway import AsyncGatewayClient, GatewayClient
     from .host import PluginHost
     from .supervisor import ScanSupervisor
+    from .wake import Waker
 
 __all__ = ["REFUND_POLLING", "AsyncTerminal", "PayFields", "Sale", "Terminal", "outcome"]
 
@@ -129,7 +130,11 @@ class _TerminalBase:
     """Settings, plugins, journal and the checks both terminals share."""
 
     def __init__(
-        self, settings: Settings | None, host: PluginHost | None, journal: JournalBackend | None, waker: Any = None
+        self,
+        settings: Settings | None,
+        host: PluginHost | None,
+        journal: JournalBackend | None,
+        waker: Waker | None = None,
     ) -> None:
         if settings is None:
             settings = host.settings if host is not None else Settings.load()
@@ -369,7 +374,7 @@ class Terminal(_TerminalBase):
         journal: JournalBackend | None = None,
         gateway: GatewayClient | None = None,
         recover: bool = True,
-        waker: Any = None,
+        waker: Waker | None = None,
     ) -> None:
         super().__init__(settings, host, journal, waker)
         self._own_gateway = gateway is None
@@ -503,7 +508,7 @@ class AsyncTerminal(_TerminalBase):
         journal: JournalBackend | None = None,
         gateway: AsyncGatewayClient | None = None,
         recover: bool = True,
-        waker: Any = None,
+        waker: Waker | None = None,
     ) -> None:
         super().__init__(settings, host, journal, waker)
         self._gateway = gateway
