@@ -5,10 +5,12 @@ QR code of one 18-digit code, slightly tilted, blurred, with sensor noise), rend
 :mod:`paycode_camera.synthetic` at 1280x720 and 640x480, eight different frames each,
 plus 1280x720 frames showing no code (what the camera decodes while the lane is idle).
 
-paycode's path per frame is what :class:`paycode_camera.CameraScanner` does once a frame is
-in memory: :meth:`paycode_camera.decode.FrameDecoder.decode` (zxing-cpp with the plugin's
-options, results wrapped) and :meth:`paycode_camera.Agreement.observe` (frame agreement,
-repeat suppression). The baseline is ``zxingcpp.read_barcodes`` with the same options on the
+paycode's path per frame is the camera's fast pass once a frame is in memory:
+:meth:`paycode_camera.decode.FrameDecoder.decode` (zxing-cpp with the plugin's options,
+results wrapped) and :meth:`paycode_camera.Agreement.observe` (frame agreement, repeat
+suppression): the whole path with ``passes=0``, and the first step of the default
+:class:`paycode_camera.robust.RobustDecoder`, whose further passes on hard and empty frames
+``camera_hard`` measures. The baseline is ``zxingcpp.read_barcodes`` with the same options on the
 same frames. Capture (the camera driver, OpenCV) is outside both. The process is pinned
 to one CPU while timing, so the figures are single-core.
 """

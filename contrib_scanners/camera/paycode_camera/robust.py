@@ -13,11 +13,16 @@ frame:
 4. ``halved``: the frame halved with area averaging (moiré and sensor noise average out);
 5. ``histogram``: zxing-cpp's global-histogram binarizer.
 
+A region smaller than a quarter of the frame is enlarged 1.5x in every pass but ``halved``.
+With no region known, a quick edge-density search (:func:`_locate`, about 1.5 ms) picks where
+a code may be; the pass that read a code is tried first on the next frame's region.
+
 It stops at the first pass that finds a code, and when ``budget`` seconds of decoding have
 been spent on the frame (the fast pass included), so a 1280x720 frame stays within the
-30 frames/s budget. A frame with nothing in view and no recent detection gets one further pass,
-taking the passes in turn from frame to frame (a dark-mode screen is found within a few
-frames). Each pass reads with the same formats, so what it finds is what the fast pass would
+30 frames/s budget. A frame where zxing-cpp located nothing and no code was seen lately gets
+one further pass on the searched region, taking the passes in turn from frame to frame (a
+dark-mode screen is found within a few frames, and an idle camera costs one pass more).
+Each pass reads with the same formats, so what it finds is what the fast pass would
 have found on a cleaner frame; the camera's frame agreement still decides what becomes a scan.
 """
 
@@ -71,6 +76,7 @@ class RobustDecoder:
         self._region: Box | None = None
         self._region_age = 0
         self._idle_turn = 0
+        self._sticky = "plain"  # the pass that read the followed code last
         self._size = (0, 0)
         self.stats: dict[str, int] = {"frames": 0, "fast": 0, "tracked": 0, **dict.fromkeys(PASSES, 0)}
 
@@ -78,6 +84,7 @@ class RobustDecoder:
         """Forget the followed region (the source was reopened)."""
         self._region = None
         self._region_age = 0
+        self._sticky = "plain"
 
     # ------------------------------------------------------------------ decoding
 
@@ -94,23 +101,29 @@ class RobustDecoder:
         if self._region is not None:
             self._region_age += 1
             if self._region_age > self.track:
-                self._region = None
-        if self._region is not None:  # the cheap look where the code was a moment ago
-            found = self._read(gray, self._region, scale=1.0, options=self._options)
+                self._region, self._sticky = None, "plain"
+        if self._region is not None:  # the cheap look where the code was a moment ago, as it was read then
+            found = self._pass(self._sticky, gray, self._region)
             if found:
                 self.stats["tracked"] += 1
                 return self._hit(found)
         results = self._raw(gray, roi, scale=1.0, options=self._errors)
-        found = [r for r in results if r.valid]
-        if found:
+        valid = [r for r in results if r.valid]
+        if valid:
             self.stats["fast"] += 1
-            return self._hit([self._decoded(r) for r in found], boxes=self._boxes(found, roi, 1.0))
+            self._sticky = "plain"
+            return self._hit(list(zip([self._decoded(r) for r in valid], self._boxes(valid, roi, 1.0), strict=True)))
         located = self._boxes([r for r in results if not r.valid], roi, 1.0)
-        target = _union(located, width, height, self.margin) if located else self._region
+        trusted = True
+        if located:  # zxing-cpp found a code it could not decode: work on its region
+            target: Box | None = _union(located, width, height, self.margin)
+        elif self._region is not None and self._region_age <= 3:  # just lost: it is still about there
+            target = self._region
+        else:  # nothing known: where the image looks like a code (strong gradients), if anywhere
+            target, trusted = _locate(gray, roi), False
         passes: tuple[str, ...] = PASSES
-        if target is None and self.budget is not None:  # nothing in view: one further pass, in turn
-            turn = [p for p in PASSES if p != "region"]
-            passes = (turn[self._idle_turn % len(turn)],)
+        if not trusted and self.budget is not None:  # maybe nothing in view: one further pass, in turn
+            passes = (PASSES[self._idle_turn % len(PASSES)],)
             self._idle_turn += 1
         for name in passes:
             if self.budget is not None and self._clock() - start >= self.budget:
@@ -118,19 +131,25 @@ class RobustDecoder:
             found = self._pass(name, gray, target or roi)
             if found:
                 self.stats[name] += 1
+                self._sticky = name
                 return self._hit(found)
         return []
 
     def _pass(self, name: str, gray: Any, box: Box) -> list[tuple[Decoded, Box]]:
+        width, height = self._size
+        small = (box[2] - box[0]) * (box[3] - box[1]) <= width * height // 4
+        enlarge = 1.5 if small else 1.0  # a region gets more pixels per module; a whole frame would cost too much
+        if name == "plain":
+            return self._read(gray, box, scale=1.0, options=self._options)
         if name == "region":
-            return self._read(gray, box, scale=1.5, options=self._options)
+            return self._read(gray, box, scale=1.5 if small else 1.0, options=self._options)
         if name == "inverted":
-            return self._read(gray, box, scale=1.0, options=self._options, transform=cv2.bitwise_not)
+            return self._read(gray, box, scale=enlarge, options=self._options, transform=cv2.bitwise_not)
         if name == "equalised":
-            return self._read(gray, box, scale=1.0, options=self._options, transform=self._clahe.apply)
+            return self._read(gray, box, scale=enlarge, options=self._options, transform=self._clahe.apply)
         if name == "halved":
             return self._read(gray, box, scale=0.5, options=self._options)
-        return self._read(gray, box, scale=1.0, options=self._histogram)
+        return self._read(gray, box, scale=enlarge, options=self._histogram)
 
     # ------------------------------------------------------------------ helpers
 
@@ -178,13 +197,11 @@ class RobustDecoder:
             )
         return boxes
 
-    def _hit(self, found: Sequence[Decoded | tuple[Decoded, Box]], boxes: Sequence[Box] = ()) -> list[Decoded]:
-        decoded = [f[0] if isinstance(f, tuple) else f for f in found]
-        located = list(boxes) + [f[1] for f in found if isinstance(f, tuple)]
-        if located:
-            self._region = _union(located, *self._size, self.margin)
+    def _hit(self, found: Sequence[tuple[Decoded, Box]]) -> list[Decoded]:
+        if found:
+            self._region = _union([box for _, box in found], *self._size, self.margin)
             self._region_age = 0
-        return decoded
+        return [decoded for decoded, _ in found]
 
 
 def _union(boxes: Sequence[Box], width: int, height: int, margin: float) -> Box:
@@ -195,3 +212,33 @@ def _union(boxes: Sequence[Box], width: int, height: int, margin: float) -> Box:
     y1 = max(b[3] for b in boxes)
     grow_x, grow_y = int((x1 - x0) * margin) + 8, int((y1 - y0) * margin) + 8
     return max(0, x0 - grow_x), max(0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)
+
+
+def _locate(gray: Any, roi: Box) -> Box | None:
+    """Where in ``roi`` the image has the dense strong edges of a code (or a screen showing one); None if nowhere.
+
+    Gradient magnitude on a quarter-size copy, smoothed, Otsu threshold, closed, the largest
+    blob's bounding box: about 1.5 ms for a 1280x720 frame.
+    """
+    x0, y0, x1, y1 = roi
+    small = cv2.resize(gray[y0:y1, x0:x1], None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    if small.shape[0] < 8 or small.shape[1] < 8:
+        return None
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    edges = cv2.blur(cv2.convertScaleAbs(cv2.magnitude(gx, gy)), (5, 5))
+    _, mask = cv2.threshold(edges, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
+    square = np.ones((3, 3), np.uint8)
+    mask = cv2.dilate(cv2.erode(mask, square, iterations=2), square, iterations=2)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    bx, by, bw, bh = cv2.boundingRect(max(contours, key=cv2.contourArea))
+    pad = 8
+    return (
+        max(x0, x0 + bx * 4 - pad),
+        max(y0, y0 + by * 4 - pad),
+        min(x1, x0 + (bx + bw) * 4 + pad),
+        min(y1, y0 + (by + bh) * 4 + pad),
+    )
