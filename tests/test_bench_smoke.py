@@ -30,6 +30,8 @@ FIGURES = (
     "camera_720p",
     "camera_480p",
     "camera_720p_empty",
+    "camera_hard_720p",
+    "camera_hard_720p_empty",
     "startup_help",
     "startup_plugins",
     "lanes_1",
@@ -50,7 +52,7 @@ FIGURES = (
     "bridge_event_ws",
     "bridge_payment",
 )
-CHECKS = ("lazy_imports_help", "lazy_imports_plugins")
+CHECKS = ("lazy_imports_help", "lazy_imports_plugins", "camera_hard_scans")
 NUMBERS = ("median", "p99", "baseline_median", "baseline_p99", "ratio")
 
 
