@@ -48,6 +48,7 @@ from .errors import (
     MoneyError,
     NoWalletError,
     PluginError,
+    RegistrationConflict,
     ScannerConfigError,
 )
 from .masking import mask_code
@@ -75,6 +76,8 @@ class PluginProblem:
     plugin: str
     distribution: str | None
     reason: str
+    #: the error a strict host raises for it: RegistrationConflict for a name another plugin has
+    error: type[PluginError] = PluginError
 
     def __str__(self) -> str:
         return f"{self.plugin} ({self.distribution or 'no distribution'}): {self.reason}"
@@ -133,6 +136,10 @@ class PluginHost:
     :param load_entrypoints: False to skip installed distributions (tests, sealed embeddings).
     :param plugins: extra plugin objects (modules, classes or instances), registered after the built-ins.
     :param trace: print loading and hook calls to stderr; default from ``PAYCODE_TRACE_PLUGINS``.
+    :param strict: raise the first plugin problem instead of loading the others regardless
+        (:meth:`check`): :class:`~paycode.errors.RegistrationConflict` for a name another plugin
+        already has, :class:`~paycode.errors.PluginError` otherwise. For sealed embeddings and tests
+        that would rather fail than run with a plugin missing.
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class PluginHost:
         load_entrypoints: bool = True,
         plugins: Iterable[object] = (),
         trace: bool | None = None,
+        strict: bool = False,
     ) -> None:
         self.settings = settings if settings is not None else Settings.load()
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -171,6 +179,17 @@ class PluginHost:
         self.wallets: Mapping[str, WalletType] = MappingProxyType(self._registries["wallets"])
         self.signers: Mapping[str, SignerType] = MappingProxyType(self._registries["signers"])
         self.gateways: Mapping[str, GatewayType] = MappingProxyType(self._registries["gateways"])
+        if strict:
+            self.check()
+
+    def check(self) -> None:
+        """Raise the first plugin problem, if any, as its error (RegistrationConflict or PluginError)."""
+        if self.problems:
+            first = self.problems[0]
+            more = (
+                f" (and {len(self.problems) - 1} more; `paycode plugins` lists them)" if len(self.problems) > 1 else ""
+            )
+            raise first.error(f"plugin problem: {first}{more}")
 
     # ================================================================== loading
 
@@ -178,8 +197,10 @@ class PluginHost:
         if self._trace:  # a code in an answer or a note (a plugin's repr) is masked too
             print(f"paycode trace: {_CODE_LIKE.sub(_mask_match, message)}", file=sys.stderr, flush=True)
 
-    def _problem(self, plugin: str, distribution: str | None, reason: str) -> None:
-        problem = PluginProblem(plugin, distribution, reason)
+    def _problem(
+        self, plugin: str, distribution: str | None, reason: str, error: type[PluginError] = PluginError
+    ) -> None:
+        problem = PluginProblem(plugin, distribution, reason, error)
         self.problems.append(problem)
         self._say(f"problem: {problem}")
 
@@ -204,6 +225,7 @@ class PluginHost:
                     dist_name,
                     f"plugin name {ep.name!r} belongs to a built-in plugin; give the entry point another name "
                     f"(to replace the built-in, also block it: PAYCODE_DISABLE_PLUGINS={ep.name})",
+                    RegistrationConflict,
                 )
                 continue
             try:
@@ -237,7 +259,12 @@ class PluginHost:
     def _register(self, name: str, plugin: object, dist: str | None, version: str | None, source: str) -> None:
         if name in self._records:
             owner = self._records[name]
-            self._problem(name, dist, f"plugin name {name!r} is already taken by {owner.distribution or 'a plugin'}")
+            self._problem(
+                name,
+                dist,
+                f"plugin name {name!r} is already taken by {owner.distribution or 'a plugin'}",
+                RegistrationConflict,
+            )
             return
         if self.pm.is_registered(plugin):
             self._problem(name, dist, f"the same plugin object is already registered as {self.pm.get_name(plugin)!r}")
@@ -393,6 +420,7 @@ class PluginHost:
                     record.distribution,
                     f"{kind[:-1]} {key!r} is already registered by plugin {owner.name} "
                     f"({owner.distribution or 'no distribution'}); this one is ignored",
+                    RegistrationConflict,
                 )
                 continue
             registry[key] = obj

@@ -524,3 +524,20 @@ def test_importing_the_plugin_types_does_not_load_the_host(tmp_path: Any) -> Non
     probe = "import sys, paycode.plugin_types; print('paycode.host' in sys.modules, 'paycode.gateway' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "False False\n"), done.stderr
+
+
+def test_a_strict_host_raises_a_taken_name_as_registration_conflict(
+    make_host: MakeHost, make_plugin: MakePlugin
+) -> None:
+    from paycode.errors import PluginError, RegistrationConflict
+
+    first = make_plugin("first", paycode_register_wallets=registering("wallets", TEST_WALLETS[0]))
+    second = make_plugin("second", paycode_register_wallets=registering("wallets", TEST_WALLETS[0]))
+    host = make_host(first, second)  # the default: the conflict is a problem, the others load
+    assert [p.error for p in host.problems] == [RegistrationConflict]
+    with pytest.raises(RegistrationConflict, match="wallet 'Wechat-Offline' is already registered by plugin first"):
+        host.check()
+    broken = make_plugin("broken", paycode_register_wallets=lambda register: 1 / 0)
+    with pytest.raises(PluginError, match="raised ZeroDivisionError") as caught:
+        make_host(broken).check()
+    assert not isinstance(caught.value, RegistrationConflict)
