@@ -420,6 +420,11 @@ class _Recovery:
         )
         order_id = record.order_id
         answer = self._call(order_id, "void", void_id, biz, lambda a: answer_mismatch(a, order_id=order_id))
+        after = self.query(record)  # what the void did, recorded in this run
+        if after.status is not None:
+            self._apply(record, after, note="queried after the void by recovery")
+            if after.status.final:
+                self.journal.settle_attempts(order_id, f"voided; the gateway answers {after.status.value}")
         return "voided", f"void {void_id}: {answer.code} {answer.description}".strip(), Decimal(0)
 
     def _late_success(self, record: OrderRecord) -> tuple[str, str, Decimal]:
