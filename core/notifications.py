@@ -48,6 +48,7 @@ from .journal import JournalBackend
 from .models import PaymentStatus
 from .netaddr import is_loopback
 from .plugin_types import SignerType
+from .receiver_limits import DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, DEFAULT_WORKERS
 from .signing import verify_message
 
 if TYPE_CHECKING:
@@ -73,12 +74,6 @@ log = logging.getLogger("paycode.notifications")
 
 #: the largest notification body read (a real one is well under 4 KiB)
 MAX_BODY = 64 * 1024
-#: seconds a client has to send a whole request (headers and body) once it connected or began one
-DEFAULT_READ_TIMEOUT = 10.0
-#: connections served at once; a request beyond it is answered 503 (the gateway retries)
-DEFAULT_MAX_CONNECTIONS = 1000
-#: worker threads verifying and journaling notifications at once
-DEFAULT_WORKERS = 8
 #: the largest request head (request line and headers) accepted
 MAX_HEAD = 16 * 1024
 
