@@ -42,7 +42,7 @@ import attrs
 
 from . import bizcontent
 from .errors import ConfigError, GatewayError, OrderError, OutcomeUnknown
-from .gateway import OPERATIONS, GatewayAnswer, answer_mismatch
+from .gateway import OPERATIONS, CodeMeaning, GatewayAnswer, answer_mismatch, code_meaning
 from .journal import JournalBackend, OrderRecord
 from .models import Money, PaymentStatus
 
@@ -517,16 +517,21 @@ def _refund_query_status(answer: GatewayAnswer) -> str | None:
 
 
 def _refund_status(answer: GatewayAnswer) -> str:
-    """A refund's status from the verified answer to the refund itself: its bizContent status, else by code
-    (000000 SUCCESS; 001000/002000 PROCESSING; any other code is a refusal: nothing was refunded)."""
+    """A refund's status from the verified answer to the refund itself: its bizContent status, else by the code's
+    documented meaning (:func:`paycode.gateway.code_meaning`): a success; a refusal or decline (nothing was
+    refunded: FAILED); processing; anything else (a system error, a timeout, a duplicate) UNKNOWN, never
+    FAILED: the refund may have been executed, so its amount stays pending and the next run asks."""
     raw = answer.biz.get("status")
     if isinstance(raw, str) and raw.upper() in ("SUCCESS", "FAILED", "PROCESSING"):
         return raw.upper()
-    if answer.code in ("000000",):
+    meaning = code_meaning(answer.code)
+    if meaning is CodeMeaning.SUCCESS:
         return "SUCCESS"
-    if answer.code in ("001000", "002000"):
+    if meaning in (CodeMeaning.REFUSED, CodeMeaning.DECLINED, CodeMeaning.NOT_FOUND):
+        return "FAILED"
+    if meaning is CodeMeaning.PROCESSING or answer.code == "001000":
         return "PROCESSING"
-    return "FAILED"
+    return "UNKNOWN"
 
 
 def recover(
