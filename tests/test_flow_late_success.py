@@ -19,7 +19,7 @@ from paycode.models import Money
 from paycode.recovery import recover
 from paycode.sandbox import SandboxServer
 from paycode.terminal import outcome
-from paycode.testing.docgateway import QUERY, DocGateway
+from paycode.testing.docgateway import QUERY, REFUND, DocGateway
 
 CODE = "130000000000000001"
 
@@ -105,3 +105,28 @@ def test_a_success_on_an_order_journaled_failed_is_refunded_by_recovery(tmp_path
     assert result.refunded == Decimal("7.00") and result.resolved
     assert record is not None and record.abandoned and record.refunded == Decimal("7.00")
     assert view is not None and view.charged == 1 and view.refunded == Decimal("7.00")
+
+
+def test_a_late_success_refund_answered_with_a_system_error_is_never_refunded_twice(
+    gw: DocGateway, tmp_path: Path
+) -> None:
+    time.sleep(1.02 - time.time() % 1)
+    gw.script(outcome="PROCESSING", paid_after=1.5)
+    gw.script(path=QUERY, status="CLOSED", times=1)
+    s = settings_for(gw.url, gw.credentials, tmp_path)
+    with Terminal(s, recover=False) as t:
+        assert outcome(t.pay("12.00", "CNY", code=CODE, order_id="late-3")) == "not_paid"
+        while (view := gw.order("late-3")) is None or view.status != "SUCCESS":
+            time.sleep(0.05)
+        t.query("late-3")  # abandoned-and-paid now
+        gw.script(path=REFUND, code="500000", status=None)  # the refund is made, its answer says "system error"
+        (first,) = recover(t.journal, t.gateway, t.host)
+        pending = t.journal.order("late-3")
+        gw.clear()
+        (second,) = recover(t.journal, t.gateway, t.host)
+        after = t.journal.order("late-3")
+    assert first.action == "refunded" and first.refunded == 0 and "UNKNOWN" in first.reason
+    assert pending is not None and pending.refunds_pending == Decimal("12.00") and pending.unresolved
+    assert second.resolved and after is not None and after.refunded == Decimal("12.00")
+    view = gw.order("late-3")
+    assert view is not None and view.refunded == Decimal("12.00")  # once
