@@ -8,6 +8,7 @@ success it can never record. Mounting needs root: without it those tests are ski
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -251,3 +252,37 @@ def test_a_journal_locked_by_another_writer_while_the_charge_is_out(
         assert record is not None and record.status is PaymentStatus.SUCCESS and not record.unresolved
     else:
         assert_refunded_in_full(sandbox, payment, plugin)
+
+
+def test_paycode_pay_tells_the_cashier_when_the_disk_fills_mid_payment(
+    sandbox: SandboxServer, tmpfs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line, end to end: never exit 70 or 1 on a success; the true outcome and what was done."""
+    import paycode.host
+
+    plugin = At("payment.request", lambda: fill(tmpfs))
+
+    class FillingHost(paycode.host.PluginHost):  # the command's own host, with the test's plugin beside its printer
+        def __init__(self, *args: Any, plugins: Any = (), **kw: Any) -> None:
+            super().__init__(*args, plugins=[*plugins, plugin], **kw)
+
+    monkeypatch.setattr(paycode.host, "PluginHost", FillingHost)
+    for name in [k for k in os.environ if k.startswith("PAYCODE_")]:
+        monkeypatch.delenv(name)
+    s = settings_for(sandbox, tmpfs / "journal.sqlite3")
+    for name, value in {
+        "PAYCODE_GATEWAY": s.gateway,
+        "PAYCODE_ACC_ID": s.acc_id or "",
+        "PAYCODE_CLIENT_ID": s.client_id or "",
+        "PAYCODE_SALT": s.salt or "",
+        "PAYCODE_JOURNAL": s.journal,
+    }.items():
+        monkeypatch.setenv(name, value)
+    status = main(["pay", "--amount", "18.00", "--currency", "CNY", "--code", CODE, "--order", "jf-cli", "--json"])
+    out, err = capsys.readouterr()
+    last = json.loads(out.splitlines()[-1])
+    assert status == 1 and last["result"] == "not_paid" and last["status"] == "SUCCESS"
+    assert last["refunded"] == "18.00" and "disk is full" in last["unrecorded"]
+    assert err.startswith("paycode: warning: the journal could not record order jf-cli:") and err.count("\n") == 1
+    view = sandbox.order("jf-cli")
+    assert view is not None and view.charged == 1 and view.refunded == Decimal("18.00")
