@@ -156,6 +156,14 @@ def test_a_final_state_is_announced_when_it_commits(pg: PostgresJournal, pg_dsn:
         assert list(listener.notifies(timeout=0.2, stop_after=1)) == []
 
 
+def test_a_journal_that_does_not_announce(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as listener, PostgresJournal(pg_dsn, announce=False) as quiet:
+        listener.execute(f"LISTEN {CHANNEL}")
+        new_order(quiet, "o-1")
+        assert quiet.set_state("o-1", "SUCCESS") is True
+        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
+
+
 def test_one_claim_per_order_across_processes(pg: PostgresJournal, pg_dsn: str) -> None:
     new_order(pg, "o-1")
     holder = subprocess.Popen(
