@@ -434,20 +434,27 @@ class Ledger:
             return None
         return by_mtid or by_tid
 
+    def _order_now(self, acc_id: str, mtid: str) -> tuple[_Merchant, _Order | None, float]:
+        """The merchant, its order ``mtid`` (None: no such order) settled up to now (paid or closed when its time
+        has come, as a query would find it), and now. The opening of refund and void; call with the lock held."""
+        merchant = self._merchants[acc_id]
+        now = self._clock()
+        order = merchant.orders.get(mtid)
+        if order is not None:
+            self._expire(merchant, order, now)
+        return merchant, order, now
+
     # ------------------------------------------------------------------ refunds
 
     def refund(self, acc_id: str, req: RefundRequest) -> Answer:
         """``/v4/payment/refund``: partial refunds allowed, never above what was paid, idempotent by id."""
         with self._lock:
-            merchant = self._merchants[acc_id]
-            now = self._clock()
-            order = merchant.orders.get(req.merchant_transaction_id)
+            merchant, order, now = self._order_now(acc_id, req.merchant_transaction_id)
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
             stored = _repeated(merchant.by_refund_id.get(req.merchant_refund_id), order, req.money, "refund")
             if stored is not None:
                 return stored
-            self._expire(merchant, order, now)
             if order.status is not PaymentStatus.SUCCESS:
                 return Answer(
                     "105000",
@@ -496,12 +503,9 @@ class Ledger:
         closed at its ``timeExpire`` instead, a paid one is refunded.
         """
         with self._lock:
-            merchant = self._merchants[acc_id]
-            now = self._clock()
-            order = merchant.orders.get(req.merchant_transaction_id)
+            _, order, _ = self._order_now(acc_id, req.merchant_transaction_id)
             if order is None:
                 return _not_found(f"no order {req.merchant_transaction_id}")
-            self._expire(merchant, order, now)
             if req.money != order.money:
                 return Answer(
                     "102000", f"bad parameter: void amount {req.money} must equal the order's amount {order.money}"
