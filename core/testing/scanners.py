@@ -23,8 +23,9 @@ cleanly (closing twice, or before opening, is safe); it yields well-formed
 :class:`~paycode.models.Scan` objects in order; garbage is discarded (a
 :class:`~paycode.errors.ScannerError`) and scanning goes on; an unplug is reported as
 :class:`~paycode.errors.ScannerGone` (and by the supervisor as ``scanner.gone``, then
-``scanner.reopened`` after the replug); ``read(timeout)`` returns None when nothing comes; and a
-closed scanner releases its device. Each check is also a plain function taking a rig and a
+``scanner.reopened`` after the replug); ``read(timeout)`` returns None when nothing comes; a
+closed scanner releases its device; and a scanner with the feedback capability never raises
+from ``feedback()`` (skipped for one without it). Each check is also a plain function taking a rig and a
 ``make_scanner`` callable.
 """
 
@@ -42,7 +43,7 @@ from ..host import PluginHost
 from ..masking import mask_code
 from ..models import Scan
 from ..normalise import Normaliser
-from ..scanning import Scanner, ScannerURL
+from ..scanning import Feedback, FeedbackScanner, Scanner, ScannerURL
 from ._hosts import EventRecorder
 from ._suite import PluginSuite
 
@@ -51,6 +52,7 @@ __all__ = [
     "ScannerConformance",
     "ScannerRig",
     "check_closes_cleanly",
+    "check_feedback",
     "check_garbage",
     "check_registration",
     "check_released_on_close",
@@ -351,6 +353,37 @@ def check_released_on_close(rig: ScannerRig, make_scanner: MakeScanner, within: 
         second.close()
 
 
+def _feedback(scanner: FeedbackScanner, kind: Feedback, when: str) -> bool:
+    try:
+        return scanner.feedback(kind)
+    except Exception as exc:
+        raise AssertionError(f"feedback({kind.value}) {when} raised {type(exc).__name__}: {exc}") from None
+
+
+def check_feedback(rig: ScannerRig, make_scanner: MakeScanner) -> None:
+    """A scanner with the feedback capability: ``feedback()`` never raises; False when closed, for a kind it
+    cannot give, and after an unplug; True for a kind it offers while open."""
+    scanner = make_scanner()
+    if not isinstance(scanner, FeedbackScanner):
+        pytest.skip("this scanner has no feedback capability (paycode.scanning.FeedbackScanner)")
+    kinds = frozenset(scanner.feedback_kinds)
+    for kind in Feedback:
+        assert _feedback(scanner, kind, "before open()") is False, f"feedback({kind.value}) before open(): not False"
+    try:
+        _step("open()", scanner.open)
+        for kind in Feedback:
+            sent = _feedback(scanner, kind, "while open")
+            assert sent is (kind in kinds), f"feedback({kind.value}) returned {sent!r}; offered: {sorted(kinds)}"
+        rig.unplug()
+        for kind in kinds:
+            _feedback(scanner, kind, "after an unplug")
+    finally:
+        scanner.close()
+        rig.replug()
+    for kind in Feedback:
+        assert _feedback(scanner, kind, "after close()") is False, f"feedback({kind.value}) after close(): not False"
+
+
 # ---------------------------------------------------------------------------- the suite
 
 
@@ -416,3 +449,6 @@ class ScannerConformance(PluginSuite):
 
     def test_releases_the_device_on_close(self, rig: ScannerRig, make_scanner: MakeScanner) -> None:
         check_released_on_close(rig, make_scanner, self.read_within)
+
+    def test_feedback_never_raises(self, rig: ScannerRig, make_scanner: MakeScanner) -> None:
+        check_feedback(rig, make_scanner)

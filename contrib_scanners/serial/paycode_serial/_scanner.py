@@ -144,10 +144,18 @@ class SerialScanner:
         port, self._port = self._port, None
         self._ready.clear()
         if port is not None:
+            # pyserial's socket:// close() skips closing its socket when shutdown() fails (the peer went away
+            # first): close it here, or the descriptor leaks
+            sock = getattr(port, "_socket", None)
             try:
                 port.close()
             except (serial.SerialException, OSError):
                 pass  # already gone: nothing left to release
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
     def __enter__(self) -> SerialScanner:
         self.open()
