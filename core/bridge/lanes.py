@@ -9,6 +9,7 @@ thread of its own: it waits for the scan (a cancel ends that wait at once), then
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -185,6 +186,8 @@ class Lane:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._reader: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._pending_scan: dict[str, float] = {}
         if observer is not None:
             observer.lane = self
@@ -207,6 +210,9 @@ class Lane:
             self.supervisor.close()
         if self._reader is not None:
             self._reader.join(5)
+        if self._worker is not None:
+            self._jobs.put(None)
+            self._worker.join(5)
 
     def _read_scans(self) -> None:
         supervisor = self.supervisor
@@ -259,8 +265,20 @@ class Lane:
             return job
 
     def run(self, job: Job) -> None:
-        job.thread = threading.Thread(target=self._work, args=(job,), name=f"paycode-pay-{self.name}", daemon=True)
-        job.thread.start()
+        """Hand the claimed job to the lane's worker thread (one per lane, started on first use)."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work_loop, name=f"paycode-pay-{self.name}", daemon=True)
+                self._worker.start()
+        job.thread = self._worker
+        self._jobs.put(job)
+
+    def _work_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._work(job)
 
     def _work(self, job: Job) -> None:
         view = job.view

@@ -261,14 +261,17 @@ class Bridge:
                                f"reference {reference!r} is already in the journal ({known.status.value}); "
                                "GET it, or use a new reference", "reference")
         code = body.get("code")
+        view = PaymentView(reference=sale.order_id, lane=lane.name, money=sale.money)
         if code is not None:
             try:
-                lane.host.wallet_for(code, sale.money.currency)
+                wallet = lane.host.wallet_for(code, sale.money.currency)
             except (CodeFormatError, ClassificationError, MoneyError) as exc:
                 raise ApiError(422, "invalid_code", exc.message, "code") from None
+            view.code, view.wallet, view.wallet_label = mask_code(code), wallet.name, wallet.label
+            view.state = "processing"  # no scan to wait for
         elif lane.supervisor is None:
             raise ApiError(422, "no_scanner", f"lane {lane.name} has no scanner; give the code in the request", "code")
-        return PaymentView(reference=sale.order_id, lane=lane.name, money=sale.money)
+        return view
 
     def _remember(self, view: PaymentView) -> None:
         self._views[view.reference] = view

@@ -8,19 +8,24 @@
    Goal: p99 at most 5 ms.
 2. ``bridge_payment``: a payment through the bridge, ``POST /v1/payments`` with a success code (keep-alive
    connection) until its final ``payment.updated`` event arrives on the WebSocket, against ``Terminal.pay`` of
-   the same code shape on the same embedded sandbox gateway client and the same kind of journal, in
-   alternating rounds. Goal: median at most 1.2 times ``Terminal.pay`` plus 1 ms.
+   the same code shape in this process on the same sandbox, in alternating rounds. As deployed, the bridge
+   (``paycode serve``) and the sandbox (``paycode sandbox``) each run in a process of their own, the client in
+   the benchmark's. Goal: median at most 1.2 times ``Terminal.pay`` plus 1 ms.
 
-Everything runs in one process on 127.0.0.1 (the sandbox, the bridge's server and the clients share the
-two cores), so the figures include the bridge's threads competing with the client for the CPU.
+The first figure runs in one process on 127.0.0.1 (the emit must happen in the bridge's process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import selectors
+import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,9 +37,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.sync.client import connect
 
-from ._fixtures import AMOUNT, CURRENCY, success_codes
+from ._fixtures import AMOUNT, CURRENCY, bench_settings, success_codes
 from ._measure import Figure, Stats, gc_paused
 from ._run import Config
+from .lanes import sandbox_process
 
 __all__ = ["run"]
 
@@ -132,79 +138,127 @@ def _event_latency(cfg: Config, bridge: Bridge, url: str) -> Figure:
     )
 
 
-def _payment_latency(cfg: Config, bridge: Bridge, url: str, folder: Any) -> Figure:
+class _ServeProcess:
+    """``paycode serve --json`` in its own process against the sandbox process; where it listens."""
+
+    def __init__(self, cfg: Config, folder: Path, sandbox: Any) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
+        env.update(
+            PAYCODE_GATEWAY=sandbox.base_url, PAYCODE_ACC_ID=sandbox.acc_id, PAYCODE_CLIENT_ID=sandbox.client_id,
+            PAYCODE_SALT=sandbox.salt, PAYCODE_JOURNAL=str(folder / "bridge.sqlite3"), PAYCODE_BRIDGE_TOKEN=TOKEN,
+            XDG_STATE_HOME=str(folder / "state"),
+        )
+        self.log = (folder / "serve.log").open("w")
+        self.proc = subprocess.Popen(
+            [cfg.python, "-m", "paycode", "serve", "--port", "0", "--json", "--lane", "lane-1="],
+            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=60):
+                self.close()
+                raise AssertionError("paycode serve printed nothing within 60 s")
+        line = self.proc.stdout.readline()
+        if not line:
+            self.close()
+            raise AssertionError(f"paycode serve ended: {(folder / 'serve.log').read_text()[-2000:]}")
+        self.url: str = json.loads(line)["url"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+
+
+def _payment_latency(cfg: Config, folder: Path) -> Figure:
     count = cfg.pick(150, 12)
     rounds = 5 if not cfg.quick else 2
     per_round = max(1, count // rounds)
     codes = iter(success_codes(2 * count + 40, start=500_000))
     clock = time.perf_counter_ns
-    # the baseline lane: its own Terminal and journal file, the bridge's gateway client (the same sandbox)
-    terminal_settings = Settings(journal=str(folder / "terminal.sqlite3"), gateway="sandbox")
-    terminal = Terminal(terminal_settings, host=PluginHost(terminal_settings), gateway=bridge.gateway, recover=False)
     bridge_samples: list[float] = []
     terminal_samples: list[float] = []
-    ws_url = url.replace("http://", "ws://") + "/v1/events"
-    try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as http, \
-                connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
+    with sandbox_process(cfg, folder) as sandbox:
+        serving = _ServeProcess(cfg, folder, sandbox)
+        # the baseline lane: a Terminal in this process with its own journal, paying the same sandbox
+        settings = bench_settings(
+            folder, base_url=sandbox.base_url, acc_id=sandbox.acc_id, client_id=sandbox.client_id,
+            salt=sandbox.salt, journal=str(folder / "terminal.sqlite3"),
+        )
+        terminal = Terminal(settings, host=PluginHost(settings), recover=False)
+        ws_url = serving.url.replace("http://", "ws://") + "/v1/events"
+        try:
+            with httpx.Client(base_url=serving.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http, \
+                    connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
 
-            def via_bridge() -> float:
-                code = next(codes)
-                start = clock()
-                answer = http.post("/v1/payments", json={"amount": AMOUNT, "currency": CURRENCY, "code": code})
-                if answer.status_code != 202:
-                    raise AssertionError(f"bridge benchmark: POST answered {answer.status_code} {answer.text}")
-                reference = answer.json()["reference"]
-                while True:
-                    event = json.loads(ws.recv(timeout=30))
-                    if event["event"] == "payment.updated" and event["order"] == reference \
-                            and event["payment"]["final"]:
-                        break
-                elapsed = clock() - start
-                if event["payment"]["state"] != "paid":
-                    raise AssertionError(f"bridge benchmark: a payment ended {event['payment']['state']}")
-                return elapsed
+                def via_bridge() -> float:
+                    code = next(codes)
+                    start = clock()
+                    answer = http.post("/v1/payments", json={"amount": AMOUNT, "currency": CURRENCY, "code": code})
+                    if answer.status_code != 202:
+                        raise AssertionError(f"bridge benchmark: POST answered {answer.status_code} {answer.text}")
+                    reference = answer.json()["reference"]
+                    while True:
+                        event = json.loads(ws.recv(timeout=30))
+                        if event["event"] == "payment.updated" and event["order"] == reference \
+                                and event["payment"]["final"]:
+                            break
+                    elapsed = clock() - start
+                    if event["payment"]["state"] != "paid":
+                        raise AssertionError(f"bridge benchmark: a payment ended {event['payment']['state']}")
+                    return elapsed
 
-            def via_terminal() -> float:
-                code = next(codes)
-                start = clock()
-                payment = terminal.pay(AMOUNT, CURRENCY, code=code)
-                elapsed = clock() - start
-                if payment.status.value != "SUCCESS":
-                    raise AssertionError(f"bridge benchmark: Terminal.pay ended {payment.status.value}")
-                return elapsed
+                def via_terminal() -> float:
+                    code = next(codes)
+                    start = clock()
+                    payment = terminal.pay(AMOUNT, CURRENCY, code=code)
+                    elapsed = clock() - start
+                    if payment.status.value != "SUCCESS":
+                        raise AssertionError(f"bridge benchmark: Terminal.pay ended {payment.status.value}")
+                    return elapsed
 
-            for _ in range(5):
-                via_bridge()
-                via_terminal()
-            for _ in range(rounds):
-                bridge_samples += [via_bridge() for _ in range(per_round)]
-                terminal_samples += [via_terminal() for _ in range(per_round)]
-    finally:
-        terminal.close()
+                for _ in range(5):
+                    via_bridge()
+                    via_terminal()
+                for _ in range(rounds):
+                    bridge_samples += [via_bridge() for _ in range(per_round)]
+                    terminal_samples += [via_terminal() for _ in range(per_round)]
+        finally:
+            terminal.close()
+            serving.close()
     value, baseline = Stats.of(bridge_samples), Stats.of(terminal_samples)
     return Figure(
         id="bridge_payment",
         title="bridge: payment via POST /v1/payments to its final event",
         value=value,
         baseline=baseline,
-        baseline_label="Terminal.pay on the same embedded sandbox in the same run",
+        baseline_label="Terminal.pay on the same sandbox process in the same run",
         goal="<= 1.2x Terminal.pay + 1 ms",
         met=value.median <= 1.2 * baseline.median + 1_000_000,
-        notes="success codes, keep-alive HTTP, the final state read from the WebSocket",
+        notes="paycode serve and the sandbox in processes of their own; success codes, keep-alive HTTP, "
+        "the final state read from the WebSocket",
         extra={"added_median_ms": round((value.median - baseline.median) / 1e6, 3)},
     )
 
 
 def run(cfg: Config) -> list[Figure]:
     folder = cfg.folder("bridge")
-    settings = Settings(journal=str(folder / "bridge.sqlite3"), gateway="sandbox")
+    settings = Settings(journal=str(folder / "events.sqlite3"), gateway="sandbox")
     bridge = Bridge.build(settings, {"lane-1": None}, recover=False)
     try:
         server = BridgeServer(bridge, token=TOKEN, port=0).start()
         try:
-            return [_event_latency(cfg, bridge, server.url), _payment_latency(cfg, bridge, server.url, folder)]
+            events = _event_latency(cfg, bridge, server.url)
         finally:
             server.stop()
     finally:
         bridge.close()
+    return [events, _payment_latency(cfg, cfg.folder("bridge-payments"))]
