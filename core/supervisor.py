@@ -126,6 +126,7 @@ class ScanSupervisor:
         repeat_window: float = 1.5,
         backoff_initial: float = BACKOFF_INITIAL,
         backoff_max: float = BACKOFF_MAX,
+        lane_feedback: bool = True,
     ) -> None:
         self.url = url
         self.scanner_type = scanner_type
@@ -152,6 +153,13 @@ class ScanSupervisor:
         self._last_scan_at: float | None = None
         self._last_seen: float | None = None
         self._delivered: tuple[str, float] | None = None  # (text, time.time()) of the last scan delivered
+        #: the observer giving this scanner its payments' outcomes (see LaneFeedback), when attached
+        self.lane_feedback: LaneFeedback | None = None
+        self._host: Any = None
+        host = getattr(emit, "__self__", None)  # emit is PluginHost.emit when host.open_scanner built us
+        spare = self._spare
+        if lane_feedback and hasattr(host, "pm") and isinstance(spare, FeedbackScanner) and spare.feedback_kinds:
+            LaneFeedback.attach(host, self)
 
     # ------------------------------------------------------------------ state
 
@@ -428,6 +436,9 @@ class ScanSupervisor:
             if scanner is not None:
                 _safe_close(scanner)
         self._scanner = self._spare = None
+        if self.lane_feedback is not None and self._host is not None:
+            self.lane_feedback.detach(self._host)
+            self.lane_feedback = None
         if not self._exhausted:
             self._event("scanner.closed", reason="closed")
 
@@ -459,8 +470,8 @@ class ScanSupervisor:
 class LaneFeedback:
     """A ``paycode_payment_event`` observer: a payment's outcome goes to the scanner that read its code.
 
-    Register it on the lane's host (``host.register(LaneFeedback(supervisor))`` or among the
-    ``plugins=`` of :class:`~paycode.host.PluginHost`), or let :meth:`attach` do both. When an
+    ``host.open_scanner(url)`` attaches one by itself when the scanner offers feedback (its URL
+    gives commands); :meth:`attach` does it for any supervisor and host. When an
     order is classified (the ``classified`` event) with the masked code of the scan this
     supervisor delivered in the last ``within`` seconds, the order is this lane's; its final
     state then gives ``good`` (SUCCESS) or ``bad`` (FAILED: declined) feedback. Orders of
@@ -479,9 +490,17 @@ class LaneFeedback:
 
     @classmethod
     def attach(cls, host: Any, supervisor: ScanSupervisor, *, within: float = 120.0) -> LaneFeedback:
-        """Build one for ``supervisor`` and register it on ``host`` (a :class:`~paycode.host.PluginHost`)."""
+        """Build one for ``supervisor`` and register it on ``host`` (a :class:`~paycode.host.PluginHost`).
+
+        A supervisor has at most one: attaching again returns the one it has. The supervisor detaches
+        it when it closes. A supervisor built by ``host.open_scanner`` for a scanner that offers
+        feedback has one already.
+        """
+        if supervisor.lane_feedback is not None:
+            return supervisor.lane_feedback
         observer = cls(supervisor, within=within)
         host.pm.register(observer, name=f"paycode-lane-feedback-{id(observer):x}")
+        supervisor.lane_feedback, supervisor._host = observer, host
         return observer
 
     def detach(self, host: Any) -> None:

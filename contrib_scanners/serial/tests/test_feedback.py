@@ -73,9 +73,24 @@ def test_a_payment_outcome_beeps_the_scanner_that_read_the_code(
     code = wallet.patterns[0].make(ending)
     url = f"serial://{pty_scanner.path}?suffix=cr&good=%16%07&bad=%16%07%07"
     with Terminal(settings, host=host) as terminal, host.open_scanner(url) as supervisor:
-        LaneFeedback.attach(host, supervisor)
+        observer = supervisor.lane_feedback
+        assert observer is not None and host.pm.is_registered(observer)  # attached by itself: the URL gives commands
+        assert LaneFeedback.attach(host, supervisor) is observer  # once only
         pty_scanner.write(f"{code}\r".encode())
         terminal.pay(Money("1.00", "CNY"), supervisor=supervisor, scan_timeout=5.0)
         assert pty_scanner.sent(len(command)) == command
         assert pty_scanner.sent(1, timeout=0.2) == b""  # one signal, no more
         assert supervisor.stats().feedback == 1
+    assert not host.pm.is_registered(observer) and supervisor.lane_feedback is None  # detached when closed
+
+
+def test_no_lane_feedback_when_asked_not_to(pty_scanner: PtyScanner, tmp_path: Path) -> None:
+    settings = Settings(gateway="sandbox", journal=str(tmp_path / "journal.sqlite3"), poll_interval=0.05, deadline=5.0)
+    host = PluginHost(settings)
+    wallet = next(w for w in host.wallets.values() if "CNY" in w.currencies)
+    url = f"serial://{pty_scanner.path}?suffix=cr&good=%16%07"
+    with Terminal(settings, host=host) as terminal, host.open_scanner(url, lane_feedback=False) as supervisor:
+        assert supervisor.lane_feedback is None
+        pty_scanner.write(f"{wallet.patterns[0].make('001')}\r".encode())
+        terminal.pay(Money("1.00", "CNY"), supervisor=supervisor, scan_timeout=5.0)
+        assert pty_scanner.sent(1, timeout=0.3) == b""
