@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import sys
@@ -201,3 +203,39 @@ def test_a_bridge_killed_during_a_payment_recovers_it_and_the_client_sees_the_fi
         assert gateway.order("kill-1").charged == 1  # type: ignore[union-attr]
     finally:
         assert second.stop()[0] == 0
+
+
+# ---------------------------------------------------------------------------- TLS for --allow-remote
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command (Debian's openssl package) to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def test_allow_remote_serves_https(env: dict[str, str], certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    token = "tls-test-token-0123456789"
+    serving = Serving({**env, "PAYCODE_BRIDGE_TOKEN": token}, "--host", "0.0.0.0", "--allow-remote",
+                      "--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
+    try:
+        assert serving.url.startswith("https://0.0.0.0:")
+        port = serving.url.rsplit(":", 1)[1]
+        trust = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust,
+                          headers={"Authorization": f"Bearer {token}"}) as http:
+            assert http.get("/v1/lanes").status_code == 200
+            assert http.get("/v1/lanes", headers={"Host": "evil.example"}).status_code == 403
+        with pytest.raises(httpx.TransportError):  # no plain http on that port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        assert serving.stop()[0] == 0
