@@ -293,3 +293,24 @@ def test_an_idempotency_key_outlives_a_restart_of_the_bridge(serve: Serve, tmp_p
     assert error_of(other, 422)["code"] == "idempotency_key_reused"
     with Journal(journal) as j:
         assert [o.order_id for o in j.orders()] == [reference]
+
+
+def test_no_answer_carries_a_whole_code_or_the_token(serve: Serve) -> None:
+    run = serve()
+    code = wechat("001")
+    assert run.pay(code=code, reference="secret-1").status_code == 202
+    run.wait_state("secret-1")
+    run.http.post("/v1/payments/secret-1/refunds", json={"amount": "1.00"})
+    bad = run.pay(code=code[:-1] + "x")
+    answers = [
+        run.http.get("/v1/payments/secret-1").text,
+        run.http.get("/v1/payments").text,
+        run.http.get("/v1/lanes").text,
+        httpx.get(f"{run.url}/metrics").text,
+        httpx.get(f"{run.url}/openapi.json").text,
+        bad.text,
+        "\n".join(e.text for e in run.bridge.hub.events()),
+    ]
+    for text in answers:
+        assert code not in text and code[:-1] not in text and TOKEN not in text
+    assert "1300**********0001" in answers[0]
