@@ -169,6 +169,20 @@ def test_cancel_declined_and_reconnecting_in_the_browser(
         page.wait_for_selector("#status[data-state=waiting_for_scan]")
         pty.write(wechat("001").encode() + b"\r")
         page.wait_for_selector("#status[data-state=paid]", timeout=15000)
+        reference = page.locator("#r-order").inner_text()
+
+        # a reload in the middle of a sale picks the payment up again (the token stays for the session)
+        page.click("#next")
+        page.fill("#amount", "6.00")
+        page.click("#start")
+        page.wait_for_selector("#status[data-state=waiting_for_scan]")
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]")
+        page.wait_for_selector("#status[data-state=waiting_for_scan]")
+        pty.write(wechat("001")[:-3].encode() + b"901\r")
+        page.wait_for_selector("#status[data-state=paid]", timeout=15000)
+        assert page.locator("#r-order").inner_text() != reference
+        assert page.locator("#r-amount").inner_text() == "6.00 CNY"
     finally:
         context.close()
 

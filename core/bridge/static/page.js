@@ -69,11 +69,9 @@ function render(p) {
       showStatus("waiting_for_scan", t("scan"));
       break;
     case "processing":
-      if (p.status === "PROCESSING") {
-        startCountdown(p);
-      } else {
-        showStatus(p.cancel_requested ? "cancelling" : "sending", p.cancel_requested ? t("cancelling") : t("sending"));
-      }
+      if (p.cancel_requested) showStatus("cancelling", t("cancelling"));
+      else if (p.status === "PROCESSING") startCountdown(p);
+      else showStatus("sending", t("sending"));
       break;
     case "paid":
       if (Number(p.refunded) > 0) showStatus("refunded", t("refunded", { amount: money(p.refunded, p.currency) }));
@@ -139,13 +137,18 @@ async function start(event) {
   $("refund-amount").value = "";
   try {
     const lane = $("lane").value || undefined;
-    current = await pc.pay({ amount, currency: $("currency").value, lane });
-    current.on("update", render);
-    render(current.data);
+    follow(await pc.pay({ amount, currency: $("currency").value, lane }));
   } catch (err) {
     $("start").disabled = false;
     showError(err.code === "lane_busy" ? { message: t("busy") } : err);
   }
+}
+
+function follow(payment) {
+  current = payment;
+  sessionStorage.setItem("paycode-payment", payment.reference); // a reload picks the payment up again
+  current.on("update", render);
+  render(current.data);
 }
 
 async function cancel() {
@@ -170,6 +173,7 @@ async function refund() {
 
 function nextSale() {
   current = null;
+  sessionStorage.removeItem("paycode-payment");
   stopCountdown();
   $("amount").value = "";
   $("refund-amount").value = "";
@@ -220,6 +224,16 @@ async function open(token) {
   }
   $("login").hidden = true;
   $("till").hidden = false;
+  const reference = sessionStorage.getItem("paycode-payment");
+  if (reference) {
+    try {
+      follow(await pc.payment(reference));
+      $("amount").value = current.data.amount;
+      return;
+    } catch (_) {
+      sessionStorage.removeItem("paycode-payment");
+    }
+  }
   nextSale();
 }
 
