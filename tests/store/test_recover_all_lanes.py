@@ -108,8 +108,6 @@ def test_every_lane_is_recovered_and_a_claimed_order_is_skipped(
     assert main(["recover", "--all-lanes"]) == 0
 
 
-def test_all_lanes_and_one_lane_exclude_each_other(
-    sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_all_lanes_and_one_lane_exclude_each_other(sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recover", "--all-lanes", "--lane", "lane-1"]) == 2
     assert "exclude each other" in capsys.readouterr().err
