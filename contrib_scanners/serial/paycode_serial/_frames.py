@@ -44,7 +44,10 @@ class FrameError:
     """Input the decoder discarded, and why (one line, never the data itself).
 
     ``kind`` is a short tag: ``garbage``, ``overlong``, ``outside`` (bytes outside
-    STX framing), ``interrupted`` (a frame cut short), or a decoder's own (``checksum``).
+    STX framing), ``interrupted`` (a frame cut short), the other kinds documented in
+    :data:`paycode.symbology.DISCARD_KINDS`, or a decoder's own (``checksum``: a short
+    lowercase tag). The scanner raises it as ``ScannerError(reason, kind=kind)`` and the
+    supervisor's statistics count discarded input by it.
     """
 
     reason: str
