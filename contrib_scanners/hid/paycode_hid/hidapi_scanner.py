@@ -18,6 +18,7 @@ from paycode.errors import ScannerConfigError, ScannerGone
 from paycode.scanning import Feedback, ScannerURL
 
 from .base import Decoder, DecodingScanner, Result
+from .descriptor import output_report_ids
 from .keyboard import KeyboardDecoder
 from .options import KEYBOARD_PARAMS, KeyboardOptions, open_with_retry, parse_vid_pid
 from .pos import REPORT_SIZE, PosDecoder
@@ -263,6 +264,8 @@ class HidScanner(DecodingScanner):
         self.device_info: dict[str, Any] | None = None
         self._device: HidDevice | None = None
         self._decoder: KeyboardDecoder | PosDecoder = KeyboardDecoder(self.keyboard.layout)
+        #: the output report ids the open device declares; None when it cannot tell (no descriptor)
+        self.declared_outputs: frozenset[int] | None = None
 
     @staticmethod
     def _selector(url: ScannerURL) -> HidSelector:
@@ -319,8 +322,10 @@ class HidScanner(DecodingScanner):
                 max_length=self.keyboard.max_length,
                 report_id=self.report_id,
             )
+        declared = _declared_outputs(handle)
         with self._lock:
             self._device, self._decoder, self.device_info = handle, decoder, entry
+            self.declared_outputs = declared
             self.meta = {"mode": mode} | ({"layout": self.keyboard.layout.name} if mode == "keyboard" else {})
         self._ready.clear()
         self._input_arrived()
@@ -359,13 +364,16 @@ class HidScanner(DecodingScanner):
 
     @property
     def feedback_kinds(self) -> frozenset[Feedback]:
-        """The kinds the URL gives an output report for."""
-        return frozenset(self.output_reports)
+        """The kinds the URL gives an output report for that the open device declares (all of them when it
+        cannot tell, or before it is open)."""
+        declared = self.declared_outputs
+        return frozenset(k for k, report in self.output_reports.items() if declared is None or report[0] in declared)
 
     def feedback(self, kind: Feedback) -> bool:
-        """Send the output report of ``kind``; False without one, when closed, or when the device refuses it."""
+        """Send the output report of ``kind``; False without one, for a report the device does not declare,
+        when closed, or when the device refuses it."""
         report = self.output_reports.get(kind)
-        if report is None:
+        if report is None or kind not in self.feedback_kinds:
             return False
         with self._lock:
             device = self._device
@@ -384,6 +392,17 @@ class HidScanner(DecodingScanner):
             except (OSError, ValueError):
                 pass
         self._decoder.reset()
+
+
+def _declared_outputs(handle: HidDevice) -> frozenset[int] | None:
+    """The output report ids in the device's report descriptor; None when hidapi cannot give the descriptor."""
+    getter = getattr(handle, "get_report_descriptor", None)
+    if getter is None:
+        return None
+    try:
+        return output_report_ids(bytes(getter()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 # ---------------------------------------------------------------------------- listing

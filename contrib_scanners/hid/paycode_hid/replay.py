@@ -69,6 +69,7 @@ class ReplayDevice:
         *,
         open_errors: Iterable[BaseException] = (),
         output: bool = True,
+        descriptor: bytes | None = None,
     ) -> None:
         self.info = dict(info)
         self.open_errors = deque(open_errors)
@@ -76,6 +77,7 @@ class ReplayDevice:
         self.feature_reports: list[bytes] = []
         self.output = output  # False: the device declares no output report (hidapi's write returns -1)
         self.output_reports: list[bytes] = []
+        self.descriptor = descriptor  # the report descriptor, or None: hidapi cannot give it
         self.plugged = True
         self.is_open = False
         self._reports = deque(bytes(r) for r in reports)
@@ -141,6 +143,13 @@ class ReplayHandle:
             raise ValueError("not open")
         self._device.feature_reports.append(bytes(data))
         return len(data)
+
+    def get_report_descriptor(self) -> list[int]:
+        if self._device is None:
+            raise ValueError("not open")
+        if self._device.descriptor is None:
+            raise OSError("cannot read the report descriptor")
+        return list(self._device.descriptor)
 
     def write(self, data: bytes | Sequence[int]) -> int:
         if self._device is None:

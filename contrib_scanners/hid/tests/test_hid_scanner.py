@@ -418,3 +418,35 @@ def test_a_device_without_output_reports_refuses_feedback(opened: list[HidScanne
 def test_a_bad_output_report_is_a_clear_error(value: str) -> None:
     with pytest.raises(ScannerConfigError, match=r"good=.*output report in hex, report id first"):
         HidScanner(f"hid://0c2e:0b61?mode=pos&good={value}", backend=ReplayBackend([]))
+
+
+# a HID POS report descriptor: input report 2 (the scan data), output report 4 (the vendor's beeper/LED)
+POS_DESCRIPTOR = bytes.fromhex("058c0902a101" "8502" "7508" "953f" "0912" "8102" "8504" "9501" "09ff" "9102" "c0")
+# a boot keyboard's: no report ids, one output report (the keyboard LEDs), and a long item skipped
+KEYBOARD_DESCRIPTOR = bytes.fromhex("05010906a101" "7501" "9505" "0508" "1901" "2905" "9102" "fe0100aa" "c0")
+
+
+def test_the_descriptor_says_which_output_reports_exist() -> None:
+    from paycode_hid.descriptor import output_report_ids
+
+    assert output_report_ids(POS_DESCRIPTOR) == {4}
+    assert output_report_ids(KEYBOARD_DESCRIPTOR) == {0}
+    assert output_report_ids(bytes.fromhex("058c0902a101" "8502" "9501" "8102" "c0")) == frozenset()  # input only
+    assert output_report_ids(b"") == frozenset()
+    # push/pop restore the report id in effect
+    assert output_report_ids(bytes.fromhex("8503" "a4" "8507" "9102" "b4" "9102")) == {3, 7}
+
+
+def test_feedback_only_for_output_reports_the_device_declares(opened: list[HidScanner]) -> None:
+    from paycode.scanning import Feedback
+
+    info = hid_info(HONEYWELL, VOYAGER, b"/dev/hidraw4", usage_page=0x8C, usage=0x02)
+    device = ReplayDevice(info, descriptor=POS_DESCRIPTOR)
+    scanner = HidScanner("hid://0c2e:0b61?mode=pos&good=0401&bad=0502", backend=ReplayBackend([device]))
+    assert scanner.feedback_kinds == {Feedback.GOOD, Feedback.BAD}  # not open: the device is not known yet
+    opened.append(scanner)
+    scanner.open()
+    assert scanner.declared_outputs == {4}
+    assert scanner.feedback_kinds == {Feedback.GOOD}  # report 5 is not in the descriptor
+    assert scanner.feedback(Feedback.GOOD) and not scanner.feedback(Feedback.BAD)
+    assert device.output_reports == [b"\x04\x01"]
