@@ -421,9 +421,9 @@ def test_a_bad_output_report_is_a_clear_error(value: str) -> None:
 
 
 # a HID POS report descriptor: input report 2 (the scan data), output report 4 (the vendor's beeper/LED)
-POS_DESCRIPTOR = bytes.fromhex("058c0902a101" "8502" "7508" "953f" "0912" "8102" "8504" "9501" "09ff" "9102" "c0")
+POS_DESCRIPTOR = bytes.fromhex("058c0902a10185027508953f091281028504950109ff9102c0")
 # a boot keyboard's: no report ids, one output report (the keyboard LEDs), and a long item skipped
-KEYBOARD_DESCRIPTOR = bytes.fromhex("05010906a101" "7501" "9505" "0508" "1901" "2905" "9102" "fe0100aa" "c0")
+KEYBOARD_DESCRIPTOR = bytes.fromhex("05010906a101750195050508190129059102fe0100aac0")
 
 
 def test_the_descriptor_says_which_output_reports_exist() -> None:
@@ -431,10 +431,10 @@ def test_the_descriptor_says_which_output_reports_exist() -> None:
 
     assert output_report_ids(POS_DESCRIPTOR) == {4}
     assert output_report_ids(KEYBOARD_DESCRIPTOR) == {0}
-    assert output_report_ids(bytes.fromhex("058c0902a101" "8502" "9501" "8102" "c0")) == frozenset()  # input only
+    assert output_report_ids(bytes.fromhex("058c0902a101850295018102c0")) == frozenset()  # input only
     assert output_report_ids(b"") == frozenset()
     # push/pop restore the report id in effect
-    assert output_report_ids(bytes.fromhex("8503" "a4" "8507" "9102" "b4" "9102")) == {3, 7}
+    assert output_report_ids(bytes.fromhex("8503a485079102b49102")) == {3, 7}
 
 
 def test_feedback_only_for_output_reports_the_device_declares(opened: list[HidScanner]) -> None:
