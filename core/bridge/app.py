@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
 from typing import Any
@@ -44,7 +45,7 @@ API_VERSION = "1.0.0"
 #: where the notification receiver answers when the bridge serves it (docs/bridge.md, "Notifications")
 NOTIFICATIONS = "/notifications"
 HEARTBEAT_SECONDS = 15.0
-_REFERENCE = __import__("re").compile(REFERENCE_PATTERN)
+_REFERENCE = re.compile(REFERENCE_PATTERN)
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -33,7 +33,6 @@ from ..settings import read_secret_file
 __all__ = [
     "MAX_BODY",
     "BodyTooLarge",
-    "PUBLIC_PATHS",
     "SecurityMiddleware",
     "TicketBook",
     "load_token",
@@ -43,8 +42,6 @@ __all__ = [
 MAX_BODY = 16 * 1024
 TOKEN_ENV = "PAYCODE_BRIDGE_TOKEN"
 TICKET_SECONDS = 30
-#: paths under /v1 that need no token (static files the page and the client load)
-PUBLIC_PATHS = frozenset({"/v1/client.js", "/v1/client.d.ts", "/v1/messages"})
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
 ALLOW_METHODS = "GET, POST, OPTIONS"
