@@ -57,7 +57,9 @@ def _server_user() -> str | None:
 class TempPostgres:
     """A PostgreSQL server in a temporary folder on 127.0.0.1 (see the module's description)."""
 
-    def __init__(self, *, max_connections: int = 200) -> None:
+    def __init__(
+        self, *, max_connections: int = 200, also_listen: tuple[str, ...] = (), trust: tuple[str, ...] = ()
+    ) -> None:
         found = find_bin()
         if found is None:
             raise ConfigError(
@@ -71,6 +73,9 @@ class TempPostgres:
         self.log = self.folder / "server.log"
         self.port = _free_port()
         self.max_connections = max_connections
+        #: addresses to listen on besides 127.0.0.1, and networks (CIDR) whose clients are trusted there: for
+        #: tests of network partitions (lanes in their own network namespace)
+        self.also_listen = also_listen
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
@@ -78,6 +83,9 @@ class TempPostgres:
             [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
              "--no-sync", "--no-instructions"]
         )  # fmt: skip
+        if trust:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.writelines(f"host all all {network} trust\n" for network in trust)
         self.start()
 
     def _run(self, command: list[str], timeout: float = 120) -> None:
@@ -90,8 +98,9 @@ class TempPostgres:
 
     def start(self) -> None:
         """Start (or restart) the server on its port; returns when it accepts connections."""
+        addresses = ",".join(("127.0.0.1", *self.also_listen))
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.folder} -c fsync=on "
+            f"-c listen_addresses={addresses} -p {self.port} -c unix_socket_directories={self.folder} -c fsync=on "
             f"-c max_connections={self.max_connections} -c shared_buffers=32MB"
         )
         self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"])
