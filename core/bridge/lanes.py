@@ -35,6 +35,7 @@ __all__ = ["FINAL_STATES", "Job", "Lane", "PaymentView", "state_of"]
 STATES = ("waiting_for_scan", "processing", "paid", "declined", "closed", "cancelled", "unresolved", "failed")
 FINAL_STATES = frozenset({"paid", "declined", "closed", "cancelled", "unresolved", "failed"})
 _SCAN_SLICE = 0.2  # seconds the reader blocks at most, so closing the lane is quick
+CANCEL_WAIT = 2.0  # seconds a cancel waits for a pay that has its code but is not under way yet
 
 
 def iso(t: float | None) -> str | None:
@@ -361,7 +362,16 @@ class Lane:
         if cancel is None:
             return "unsupported"
         self._update(job.view, cancel_requested=True)
-        return "closing" if cancel(job.view.reference) else "too_late"
+        # the code may have arrived a moment ago and the pay not be registered with the terminal yet
+        end = time.monotonic() + CANCEL_WAIT
+        while not job.done.is_set():
+            if cancel(job.view.reference):
+                return "closing"
+            if time.monotonic() >= end:
+                break
+            job.done.wait(0.02)
+        self._update(job.view, cancel_requested=False)
+        return "too_late"
 
     # ------------------------------------------------------------------ events
 
