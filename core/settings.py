@@ -78,6 +78,13 @@ def _check_lane(instance: object, attribute: object, value: object) -> None:
         raise ConfigError(f"setting lane={value!r} holds a control character ({bad[0]!r}); {accepted}")
 
 
+def _journal_shown(value: str) -> str:
+    """The journal setting as ``repr`` shows it: a PostgreSQL URL's password masked."""
+    from .journal import journal_label
+
+    return journal_label(value)
+
+
 def _default_journal() -> str:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "paycode", "journal.sqlite3")
@@ -130,7 +137,7 @@ class Settings:
     wallets: tuple[str, ...] | None = None
     prefer_wallets: tuple[str, ...] = ()
     scanner: str | None = None
-    journal: str = attrs.field(factory=_default_journal)
+    journal: str = attrs.field(factory=_default_journal, repr=lambda v: repr(_journal_shown(v)))
     notification_url: str | None = None
     poll_interval: float | None = None
     deadline: float | None = None

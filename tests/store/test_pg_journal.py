@@ -314,6 +314,13 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
     assert "s3cret-pw" not in message and "\n" not in message
 
 
+def test_settings_never_show_the_journal_password() -> None:
+    from paycode.settings import Settings
+
+    shown = repr(Settings(journal="postgresql://shop:s3cret-pw@db:5432/paycode?password=s3cret-pw"))
+    assert "s3cret-pw" not in shown and "postgresql://shop:***@db:5432/paycode" in shown
+
+
 def test_a_malformed_url_does_not_show_the_password() -> None:
     with pytest.raises(ConfigError) as info:
         PostgresJournal("postgresql://shop:s3cret-pw@127.0.0.1:99999999/x?nonsense=1")
