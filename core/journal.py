@@ -1077,7 +1077,7 @@ class Journal:
                     "UPDATE orders SET transaction_id = ?, updated_at = ? WHERE order_id = ?",
                     (transaction_id, now, order_id),
                 )
-            if new is old or (old.final and not new.final):
+            if not old.may_move_to(new):  # the one table of legal moves (paycode.models.MOVES)
                 return False
             db.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?", (new.value, now, order_id))
             late = late_success_reason(old, new)

@@ -24,6 +24,7 @@ __all__ = [
     "AMOUNT_PATTERN",
     "MAX_AMOUNT",
     "MAX_AMOUNT_TEXT",
+    "MOVES",
     "Candidate",
     "Classification",
     "ClassifyContext",
@@ -351,6 +352,26 @@ class PaymentStatus(enum.StrEnum):
     def final(self) -> bool:
         """Final at the gateway (``FAILED`` is not: the order may be paid again)."""
         return self in (PaymentStatus.SUCCESS, PaymentStatus.CLOSED, PaymentStatus.CANCEL)
+
+    def may_move_to(self, status: PaymentStatus) -> bool:
+        """Whether an answer may move a payment from this status to ``status`` (the table :data:`MOVES`)."""
+        return status in MOVES[self]
+
+
+_S = PaymentStatus
+#: the legal moves of a payment's status, in one table (as h11's ``_state.py``): from each status, the statuses
+#: an answer may move it to. Nothing moves to the status it has; a final status (SUCCESS, CLOSED, CANCEL) never
+#: goes back to a waiting one (answers arriving out of order never undo it); a SUCCESS after FAILED, CLOSED or
+#: CANCEL is a late success (the journal marks it abandoned-and-paid). The pay flow and the journal both use it.
+MOVES: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
+    _S.INIT: frozenset({_S.PROCESSING, _S.UNKNOWN, _S.SUCCESS, _S.FAILED, _S.CLOSED, _S.CANCEL}),
+    _S.PROCESSING: frozenset({_S.INIT, _S.UNKNOWN, _S.SUCCESS, _S.FAILED, _S.CLOSED, _S.CANCEL}),
+    _S.UNKNOWN: frozenset({_S.INIT, _S.PROCESSING, _S.SUCCESS, _S.FAILED, _S.CLOSED, _S.CANCEL}),
+    _S.FAILED: frozenset({_S.INIT, _S.PROCESSING, _S.UNKNOWN, _S.SUCCESS, _S.CLOSED, _S.CANCEL}),
+    _S.SUCCESS: frozenset({_S.CLOSED, _S.CANCEL}),
+    _S.CLOSED: frozenset({_S.SUCCESS, _S.CANCEL}),
+    _S.CANCEL: frozenset({_S.SUCCESS, _S.CLOSED}),
+}
 
 
 def _goods(value: Iterable[Mapping[str, Any]] | None) -> tuple[Mapping[str, Any], ...] | None:

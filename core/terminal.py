@@ -497,7 +497,8 @@ class AsyncTerminal(_TerminalBase):
 
     Use ``async with AsyncTerminal(...) as t`` (or ``await t.start()`` / ``await t.close()``).
     Recovery on start runs in a worker thread with a synchronous client from ``host.gateway()``.
-    Journal writes are short local SQLite commits made on the event loop's thread.
+    Journal writes are made by the journal's writer thread (:func:`paycode.drivers.drive_async`), never on the
+    event loop: lanes in one loop flush in parallel, and each lane still waits for its own durable write.
     """
 
     def __init__(
