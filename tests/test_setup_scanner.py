@@ -175,6 +175,7 @@ def test_a_keyboard_wedge_in_the_terminal(tmp_path: Path) -> None:
     assert code == 1  # typing into the focused window is a field failure, whatever else is right
     assert [p["name"] for p in data["problems"]] == ["focused-window"]  # type: ignore[index]
     assert data["url"] == "stdin://" and data["framing"]["suffix"] == "cr"  # type: ignore[index]
+    assert data["device"] == "stdin://"  # heard there, among every candidate listened on (--device auto)
     assert any(a.startswith("evdev://") for a in data["alternatives"])  # type: ignore[union-attr]
     assert {"url": "stdin://", "scheme": "stdin"}.items() <= data["candidates"][-1].items()  # type: ignore[index]
     assert (tmp_path / "code.png").read_bytes().startswith(b"\x89PNG")
@@ -184,7 +185,7 @@ def test_a_keyboard_wedge_in_the_terminal(tmp_path: Path) -> None:
 def test_the_wrong_layout_through_the_terminal(tmp_path: Path) -> None:
     arrived = _retyped(TEST_TEXT, LAYOUTS["us"], LAYOUTS["be"])
     assert arrived is not None
-    code, data, _ = run_setup(tmp_path, arrived.encode("utf-8") + b"\r")
+    code, data, _ = run_setup(tmp_path, arrived.encode("utf-8") + b"\r", "--device", "stdin://")
     assert code == 1 and [p["name"] for p in data["problems"]] == ["wrong-layout", "focused-window"]  # type: ignore[index]
     assert data["layout"] == "us"
 

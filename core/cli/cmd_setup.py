@@ -18,9 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
         metavar="URL",
-        default="stdin://",
-        help="where the scanner is: stdin:// (a keyboard wedge typing into this terminal; the default), "
-        "serial:///dev/ttyACM0 (any serial URL, with baudrate=), hid://VID:PID",
+        default="auto",
+        help="where the scanner is: auto (listen on every candidate it can read and take the first heard; the "
+        "default), stdin:// (a keyboard wedge typing into this terminal), serial:///dev/ttyACM0 (any serial URL, "
+        "with baudrate=), hid://VID:PID",
     )
     parser.add_argument("--list", action="store_true", help="list the candidate devices and stop")
     parser.add_argument(
@@ -79,7 +80,7 @@ def _print_diagnosis(data: dict[str, Any], out: TextIO) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..host import PluginHost
     from ..settings import Settings
-    from ..setup_assistant import TEST_TEXT, candidates, diagnose
+    from ..setup_assistant import CAPTURED_SCHEMES, TEST_TEXT, candidates, diagnose, diagnose_any
     from ..setup_assistant.testcode import blocks, symbol, write_png
 
     human = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the JSON object alone
@@ -101,17 +102,21 @@ def run(args: argparse.Namespace) -> int:
     png = write_png(Path(args.png), [(symbol(TEST_TEXT, "code128"), "code128"), (symbol(TEST_TEXT, "qr"), "qr")])
     print(f"\ntest barcode {TEST_TEXT!r} ({args.symbology}; Code 128 and QR in {png}):", file=human)
     print(blocks(shown, args.symbology), file=human)
-    print(
-        f"\nscan it now with the scanner on {args.device} (waiting up to {args.timeout:g} s) ...",
-        file=human,
-        flush=True,
-    )
-    diagnosis = diagnose(args.device, timeout=args.timeout, settle=args.settle)
-    data = {"device": args.device, "png": str(png), "test_text": TEST_TEXT, **diagnosis.as_json()}
+    listened = [d["url"] for d in found if d.get("scheme") in CAPTURED_SCHEMES and d.get("url")]
+    where = "any of " + ", ".join(listened) if args.device == "auto" else args.device
+    print(f"\nscan it now with the scanner on {where} (waiting up to {args.timeout:g} s) ...", file=human, flush=True)
+    if args.device == "auto":
+        heard_on, diagnosis, skipped = diagnose_any(listened, timeout=args.timeout, settle=args.settle)
+        for line in skipped:
+            print(f"paycode: not listened on {line}", file=sys.stderr)
+    else:
+        heard_on, diagnosis = args.device, diagnose(args.device, timeout=args.timeout, settle=args.settle)
+    data = {"device": heard_on, "png": str(png), "test_text": TEST_TEXT, **diagnosis.as_json()}
     if args.json:
         data["candidates"] = found
         print(json.dumps(data), flush=True)
     else:
         print(file=human)
+        print(f"device      {heard_on}", file=human)
         _print_diagnosis(data, human)
     return 0 if diagnosis.ok else 1

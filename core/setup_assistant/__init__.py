@@ -16,9 +16,10 @@ from .analysis import (
     analyse_keyboard_reports,
     analyse_pos_reports,
 )
-from .assistant import STDIN_CANDIDATE, candidates, diagnose
+from .assistant import CAPTURED_SCHEMES, STDIN_CANDIDATE, candidates, diagnose, diagnose_any
 
 __all__ = [
+    "CAPTURED_SCHEMES",
     "PROBLEMS",
     "STDIN_CANDIDATE",
     "TEST_TEXT",
@@ -29,4 +30,5 @@ __all__ = [
     "analyse_pos_reports",
     "candidates",
     "diagnose",
+    "diagnose_any",
 ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Sequence
+from typing import Any, cast
 
-from ..errors import ScannerConfigError
+from ..errors import ScannerConfigError, ScannerGone
 from ..scanning import ScannerURL
 from .analysis import TEST_TEXT, Diagnosis, analyse_bytes, analyse_keyboard_reports, analyse_pos_reports
-from .capture import capture_hid, capture_serial, capture_stdin
+from .capture import Captured, capture_hid, capture_serial, capture_stdin
 
-__all__ = ["CAPTURED_SCHEMES", "STDIN_CANDIDATE", "candidates", "diagnose"]
+__all__ = ["CAPTURED_SCHEMES", "STDIN_CANDIDATE", "candidates", "diagnose", "diagnose_any"]
 
 #: the terminal itself: a keyboard-wedge scanner types into it
 STDIN_CANDIDATE: dict[str, Any] = {
@@ -54,6 +56,61 @@ def diagnose(
     port's raw bytes, ``hid://…`` the device's raw reports. Other schemes are refused with the
     accepted ones named. ``hid_backend`` replaces hidapi (tests); ``stdin_fd`` the terminal.
     """
+    url = _capturable(url_text)
+    captured = _capture(url, timeout=timeout, settle=settle, hid_backend=hid_backend, stdin_fd=stdin_fd)
+    return _analyse(url, captured, expected)
+
+
+def diagnose_any(
+    url_texts: Sequence[str],
+    *,
+    timeout: float = 30.0,
+    settle: float = 1.0,
+    expected: str = TEST_TEXT,
+    hid_backend: Any = None,
+    stdin_fd: int | None = None,
+) -> tuple[str, Diagnosis, list[str]]:
+    """Listen on every device of ``url_texts`` at once; the first one heard is the scanner.
+
+    Returns that device's URL, its diagnosis, and one line per device that could not be opened.
+    When none is heard, the first device's "nothing" diagnosis is returned.
+    """
+    urls = [_capturable(text) for text in url_texts]
+    if not urls:
+        raise ScannerConfigError("no device to listen on; give --device URL (paycode setup scanner --list)")
+    stop = threading.Event()
+    heard: list[str] = []
+    results: dict[str, tuple[str, Captured] | BaseException] = {}
+
+    def listen(url: ScannerURL) -> None:
+        def first() -> None:
+            heard.append(url.raw)
+            stop.set()
+
+        try:
+            results[url.raw] = _capture(
+                url, timeout=timeout, settle=settle, hid_backend=hid_backend, stdin_fd=stdin_fd, stop=stop, heard=first
+            )
+        except Exception as exc:  # a device that cannot be opened now: the others may be the scanner
+            results[url.raw] = exc
+
+    threads = [threading.Thread(target=listen, args=(url,), name=f"paycode-setup {url.display}") for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    trouble = [f"{raw}: {result}" for raw, result in results.items() if isinstance(result, BaseException)]
+    if not heard:
+        opened = [url for url in urls if not isinstance(results.get(url.raw), BaseException)]
+        if not opened:
+            raise ScannerGone("none of the devices could be opened: " + "; ".join(trouble))
+        url = opened[0]
+        return url.raw, _analyse(url, cast(tuple[str, Captured], results[url.raw]), expected), trouble
+    url = next(u for u in urls if u.raw == heard[0])
+    return url.raw, _analyse(url, cast(tuple[str, Captured], results[url.raw]), expected), trouble
+
+
+def _capturable(url_text: str) -> ScannerURL:
     url = ScannerURL.parse(url_text)
     if url.scheme not in CAPTURED_SCHEMES:
         hint = ""
@@ -65,19 +122,33 @@ def diagnose(
             f"paycode setup scanner cannot read {url.scheme}:// raw{hint}; accepted: "
             + ", ".join(f"{s}://" for s in CAPTURED_SCHEMES)
         )
+    return url
+
+
+def _capture(
+    url: ScannerURL, *, timeout: float, settle: float, hid_backend: Any, stdin_fd: int | None, **listen: Any
+) -> tuple[str, Captured]:
+    """``(kind, captured)``: kind is stdin, serial, or the HID mode (pos or keyboard)."""
     if url.scheme == "stdin":
-        chunks = capture_stdin(timeout=timeout, settle=settle, fd=stdin_fd)
-        return analyse_bytes(chunks, transport="stdin", base_url="stdin://", expected=expected)
+        return "stdin", capture_stdin(timeout=timeout, settle=settle, fd=stdin_fd, **listen)
     if url.scheme == "hid":
-        kind, reports = capture_hid(url, timeout=timeout, settle=settle, backend=hid_backend)
+        kind, reports = capture_hid(url, timeout=timeout, settle=settle, backend=hid_backend, **listen)
         if reports and all(len(r) == 64 and r[0] == 0x02 for _, r in reports):
             kind = "pos"  # the reports say HID POS, whatever the interface
+        return kind, reports
+    return "serial", capture_serial(url, timeout=timeout, settle=settle, **listen)
+
+
+def _analyse(url: ScannerURL, captured: tuple[str, Captured], expected: str) -> Diagnosis:
+    kind, chunks = captured
+    if kind == "stdin":
+        return analyse_bytes(chunks, transport="stdin", base_url="stdin://", expected=expected)
+    if kind in {"pos", "keyboard"}:
         base = f"hid://{url.target}" if url.target else "hid://"
         if kind == "pos":
-            return analyse_pos_reports(reports, base_url=base, expected=expected)
+            return analyse_pos_reports(chunks, base_url=base, expected=expected)
         layout = url.get_str("layout") or "us"
-        return analyse_keyboard_reports(reports, base_url=base, layout=layout, expected=expected)
-    chunks = capture_serial(url, timeout=timeout, settle=settle)
+        return analyse_keyboard_reports(chunks, base_url=base, layout=layout, expected=expected)
     line = {k: v for k, v in url.params.items() if k in {"baudrate", "bytesize", "parity", "stopbits", "rtscts"}}
     base = f"{url.scheme}://{url.target}" + ("?" + "&".join(f"{k}={v}" for k, v in line.items()) if line else "")
     return analyse_bytes(chunks, transport="serial", base_url=base, expected=expected)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,14 +26,25 @@ _SLICE = 0.05
 _ABORT = b"\x03"  # Ctrl+C typed at a terminal in raw mode
 
 
-def collect(read: Callable[[float], bytes], *, timeout: float, settle: float) -> Captured:
+def collect(
+    read: Callable[[float], bytes],
+    *,
+    timeout: float,
+    settle: float,
+    stop: threading.Event | None = None,
+    heard: Callable[[], None] | None = None,
+) -> Captured:
     """Call ``read(wait)`` (bytes that arrived within ``wait`` s, or b"") until input has settled.
 
     ``read`` raises EOFError when no more input can come (the end of a pipe): what arrived is returned.
+    ``stop`` ends a capture that has received nothing yet (another device was heard first); ``heard``
+    is called once, when the first input arrives.
     """
     got: Captured = []
     deadline = time.monotonic() + timeout
     while True:
+        if stop is not None and stop.is_set() and not got:
+            return got
         now = time.monotonic()
         limit = deadline if not got else got[-1][0] + settle
         if now >= limit:
@@ -42,10 +54,12 @@ def collect(read: Callable[[float], bytes], *, timeout: float, settle: float) ->
         except EOFError:
             return got
         if data:
+            if not got and heard is not None:
+                heard()
             got.append((time.monotonic(), data))
 
 
-def capture_serial(url: ScannerURL, *, timeout: float, settle: float) -> Captured:
+def capture_serial(url: ScannerURL, *, timeout: float, settle: float, **listen: Any) -> Captured:
     """Raw bytes from the serial port (or network serial server) ``url`` names, with its line settings."""
     try:
         import serial
@@ -70,14 +84,14 @@ def capture_serial(url: ScannerURL, *, timeout: float, settle: float) -> Capture
                 return b""
             return bytes(first) + bytes(port.read(port.in_waiting or 0))
 
-        return collect(read, timeout=timeout, settle=settle)
+        return collect(read, timeout=timeout, settle=settle, **listen)
     except (serial.SerialException, OSError) as exc:
         raise ScannerGone(f"{port_name} went away: {exc}", scanner=url.display) from None
     finally:
         port.close()
 
 
-def capture_stdin(*, timeout: float, settle: float, fd: int | None = None) -> Captured:
+def capture_stdin(*, timeout: float, settle: float, fd: int | None = None, **listen: Any) -> Captured:
     """Keystrokes typed into this terminal by a keyboard-wedge scanner, as bytes (raw mode: CR stays CR).
 
     Ctrl+C typed at the keyboard ends the capture with a UsageError.
@@ -103,7 +117,7 @@ def capture_stdin(*, timeout: float, settle: float, fd: int | None = None) -> Ca
                 raise EOFError
             return data
 
-        return collect(read, timeout=timeout, settle=settle)
+        return collect(read, timeout=timeout, settle=settle, **listen)
     finally:
         if restore is not None:
             import termios
@@ -111,7 +125,9 @@ def capture_stdin(*, timeout: float, settle: float, fd: int | None = None) -> Ca
             termios.tcsetattr(fd, termios.TCSADRAIN, restore)
 
 
-def capture_hid(url: ScannerURL, *, timeout: float, settle: float, backend: Any = None) -> tuple[str, Captured]:
+def capture_hid(
+    url: ScannerURL, *, timeout: float, settle: float, backend: Any = None, **listen: Any
+) -> tuple[str, Captured]:
     """Raw reports from the HID device ``url`` names: ``("pos" | "keyboard", reports)``.
 
     ``backend`` replaces hidapi's ``hid`` module (paycode-hid's ReplayBackend in tests).
@@ -148,6 +164,6 @@ def capture_hid(url: ScannerURL, *, timeout: float, settle: float, backend: Any 
                 raise ScannerGone(f"the HID device went away ({exc})", scanner=url.display) from None
             return bytes(data)
 
-        return kind, collect(read, timeout=timeout, settle=settle)
+        return kind, collect(read, timeout=timeout, settle=settle, **listen)
     finally:
         device.close()

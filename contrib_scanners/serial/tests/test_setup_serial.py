@@ -72,3 +72,26 @@ def test_nothing_sent(pty_scanner: PtyScanner) -> None:
     pty_scanner.arm()
     d = diagnose(f"serial://{pty_scanner.path}", timeout=0.3, settle=0.1)
     assert [p.name for p in d.problems] == ["nothing"]
+
+
+def test_listening_on_several_devices_finds_the_one_that_sends() -> None:
+    from paycode.setup_assistant import diagnose_any
+
+    with PtyScanner() as quiet, PtyScanner() as talking:
+        result: dict[str, Any] = {}
+        quiet.arm()
+        talking.arm()
+        urls = [f"serial://{quiet.path}", f"serial://{talking.path}", "serial:///dev/paycode-no-such-port"]
+
+        def run() -> None:
+            result["answer"] = diagnose_any(urls, timeout=10.0, settle=0.5)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert quiet.wait_opened() and talking.wait_opened()
+        talking.write(CODE + b"\r\n")
+        worker.join(30)
+    device, d, skipped = result["answer"]
+    assert device == f"serial://{talking.path}"
+    assert d.ok and d.url == f"serial://{talking.path}?suffix=crlf"
+    assert len(skipped) == 1 and "paycode-no-such-port" in skipped[0]
