@@ -96,3 +96,13 @@ def test_the_command_in_text(
     out, _ = capsys.readouterr()
     assert "url         hid://0c2e:0b61?mode=pos" in out
     assert 'scanner = "hid://0c2e:0b61?mode=pos"' in out and "ok: the scanner is set up" in out
+
+
+def test_another_code_and_nothing_are_named() -> None:
+    other = keyboard(keyboard_reports("130000000000000001", "us"))
+    d = diagnose("hid://0c2e:0b61?mode=keyboard", timeout=2, settle=0.2, hid_backend=other)
+    assert names(d) == ["not-the-test-code"] and d.url is None
+    d = diagnose("hid://0c2e:0b61", timeout=2, settle=0.2, hid_backend=pos_backend(pos_reports("130000000000000001")))
+    assert names(d) == ["not-the-test-code"]
+    d = diagnose("hid://0c2e:0b61?mode=keyboard", timeout=0.3, settle=0.1, hid_backend=keyboard())
+    assert names(d) == ["nothing"]
