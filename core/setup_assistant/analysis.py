@@ -152,8 +152,8 @@ def _nothing(transport: str) -> Diagnosis:
                 "nothing",
                 "no byte arrived while waiting for the scan",
                 "check the cable and the device chosen (paycode setup scanner --list shows the candidates); a USB "
-                "scanner in keyboard mode types into the focused window: choose stdin://, its hid:// or evdev:// "
-                "device; a serial scanner may be set to another interface",
+                "scanner in keyboard mode types into the focused window: choose stdin:// or its hid:// device; a "
+                "serial scanner may be set to another interface (USB keyboard, HID POS)",
             ),
         ),
     )
