@@ -27,6 +27,7 @@ import httpx
 import pytest
 from paycode import Settings
 from paycode.host import PluginHost
+from paycode.journal import Journal
 from paycode.sandbox import SandboxServer
 from websockets.sync.client import connect
 
@@ -61,8 +62,9 @@ class Serving:
     def http(self, token: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=STEP)
 
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        if self.proc.poll() is None:
+    def stop(self, sig: int | None = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``sig`` (None: none, the process was told already) and wait for the exit status and stderr."""
+        if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(STEP)
         assert self.proc.stderr is not None
@@ -239,3 +241,27 @@ def test_allow_remote_serves_https(env: dict[str, str], certificate: tuple[Path,
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     finally:
         assert serving.stop()[0] == 0
+
+
+def test_sigterm_follows_the_payment_under_way_then_exits_0(env: dict[str, str]) -> None:
+    token = "drain-test-token-0123456789"
+    serving = Serving({**env, "PAYCODE_BRIDGE_TOKEN": token, "PAYCODE_DEADLINE": "1.5", "PAYCODE_CLOSE_GRACE": "1"})
+    with serving.http(token) as http:
+        answer = http.post("/v1/payments", json={"amount": "4.00", "currency": "CNY", "code": wechat("004"),
+                                                 "reference": "drain-1"})
+        assert answer.status_code == 202, answer.text
+        end = time.monotonic() + STEP
+        while http.get("/v1/payments/drain-1").json()["status"] != "PROCESSING":
+            assert time.monotonic() < end
+            time.sleep(0.02)
+        serving.proc.send_signal(signal.SIGTERM)
+        refused = http.post("/v1/payments", json={"amount": "1.00", "currency": "CNY", "code": wechat("001")})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "draining"
+        assert http.get("/v1/payments/drain-1").json()["final"] is False  # still followed
+    code, err = serving.stop(None)  # a second SIGTERM would stop it at once
+    assert code == 0, err
+    assert "still in flight" not in err
+    with Journal(env["PAYCODE_JOURNAL"]) as journal:
+        order = journal.order("drain-1")
+    assert order is not None and order.status.value in ("CLOSED", "SUCCESS", "PROCESSING"), order
+    assert order.status.value != "PROCESSING" or order.abandoned  # final, or journaled for recovery
