@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -159,3 +160,17 @@ def test_the_hub_replays_exactly_what_came_after_an_id(published: int, after: in
         assert await sub.next() is CLOSED
 
     asyncio.run(scenario())
+
+
+def test_the_websocket_checks_the_host_and_the_message_size(serve: Serve) -> None:
+    run = serve()
+    rebound = ws_url(run, ticket=run.ticket()).replace("127.0.0.1", "evil.example")  # a name resolving to us
+    with socket.create_connection(("127.0.0.1", run.server.port)) as sock, pytest.raises(InvalidStatus) as foreign:
+        connect(rebound, sock=sock)
+    assert foreign.value.response.status_code == 403
+    with connect(ws_url(run, ticket=run.ticket()), max_size=None) as ws:
+        ws.send("x" * (65 * 1024))  # clients have nothing to say; a large message closes the socket
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=10)
+        assert ws.close_code == 1009

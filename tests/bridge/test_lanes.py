@@ -48,6 +48,9 @@ def test_the_lanes_scanner_supplies_the_code(serve: Serve, pty: PtyScanner) -> N
     front = lane_state(run, "front")
     assert front["busy"] is False and front["last_scan_at"] is not None
     assert front["counts"] == {"cancelled": 0, "closed": 0, "declined": 0, "failed": 0, "paid": 1, "unresolved": 0}
+    metrics = httpx.get(f"{run.url}/metrics").text
+    assert "paycode_bridge_scan_to_request_seconds_count 1.0" in metrics
+    assert 'paycode_bridge_lane_busy{lane="front"} 0.0' in metrics
 
 
 def test_a_scan_while_no_payment_waits_is_never_charged(serve: Serve, pty: PtyScanner) -> None:
