@@ -64,6 +64,11 @@ files = ["$package", "tests"]
 [[tool.mypy.overrides]]
 module = ["serial", "serial.*", "hid", "evdev", "evdev.*", "cv2", "zxingcpp"]
 ignore_missing_imports = true
+
+# paycode and its plugins are checked where they are developed: here only their types are used
+[[tool.mypy.overrides]]
+module = ["paycode", "paycode.*", "paycode_serial", "paycode_serial.*", "paycode_hid", "paycode_hid.*"]
+follow_imports = "silent"
 """
 
 # ============================================================================ scanner
@@ -120,6 +125,11 @@ your device, and keep what paycode's conformance suite checks (tests/test_confor
   it raises ScannerGone when the device goes away and ScannerError for input it discards;
 - ``close()`` releases the device; it is safe to call twice, and from another thread.
 
+It also has the optional feedback capability (``paycode.scanning.FeedbackScanner``): the URL's
+``good``, ``bad``, ``beep``, ``led_on``, ``led_off`` and ``trigger`` give the scanner's command
+bytes, percent-encoded, sent over the connection when the lane signals that kind (``good`` when
+a payment paid with a code it read succeeds, ``bad`` when it is declined).
+
 Never log or print scanned data: it is a payment code.
 """
 
@@ -131,6 +141,7 @@ import time
 from collections.abc import Mapping
 
 from paycode import Scan, ScannerConfigError, ScannerError, ScannerGone, ScannerURL
+from paycode.scanning import Feedback
 
 __all__ = ["PARAMS", "${Class}Scanner"]
 
@@ -138,6 +149,7 @@ __all__ = ["PARAMS", "${Class}Scanner"]
 PARAMS: Mapping[str, str] = {
     "max_length": "longest scan in bytes; longer input is discarded (default 256)",
     "connect_timeout": "seconds to wait for the connection (default 3)",
+    **{kind.value: f"feedback: the bytes to send for {kind.value}, percent-encoded (e.g. %16%07)" for kind in Feedback},
 }
 _POLL = 0.1  # longest single wait: a close() from another thread is noticed this soon
 _CHUNK = 4096
@@ -156,12 +168,30 @@ class ${Class}Scanner:
         self.address = (host.strip("[]"), int(port))
         self.max_length = url.get_int("max_length", 256, minimum=1, maximum=65536)
         self.connect_timeout = url.get_float("connect_timeout", 3.0, minimum=0.1, maximum=60.0)
+        self.commands = {kind: data for kind in Feedback if (data := url.get_bytes(kind.value)) is not None}
         self._sock: socket.socket | None = None
         self._buffer = b""
         self._discarding = False
 
     def __repr__(self) -> str:
         return f"${Class}Scanner({self.url.raw!r})"
+
+    # -- feedback (optional) ---------------------------------------------------------
+
+    @property
+    def feedback_kinds(self) -> frozenset[Feedback]:
+        return frozenset(self.commands)
+
+    def feedback(self, kind: Feedback) -> bool:
+        """Send the command of ``kind``; False without one, when closed, or when the connection failed."""
+        command, sock = self.commands.get(kind), self._sock
+        if command is None or sock is None:
+            return False
+        try:
+            sock.sendall(command)
+        except OSError:
+            return False  # gone: the next read reports it
+        return True
 
     # -- the Scanner protocol ------------------------------------------------------
 
@@ -284,6 +314,17 @@ class TcpScannerRig:
         for client in self._connected():
             client.sendall(data)
 
+    def received(self, size: int, timeout: float = 5.0) -> bytes:
+        """Up to ``size`` bytes the scanner was sent (feedback commands), waiting up to ``timeout`` s."""
+        client = self._connected()[0]
+        data = b""
+        while len(data) < size and select.select([client], [], [], timeout)[0]:
+            chunk = client.recv(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
     def feed(self, code: str) -> None:
         self.send(code.encode("ascii") + b"\\r\\n")
 
@@ -368,6 +409,15 @@ def test_paycode_reads_through_the_installed_plugin(paycode_host: Any, tcp_rig: 
         scan = supervisor.read(timeout=5.0)
     assert scan is not None
     assert (scan.text, scan.symbology) == (CODE, "code128")
+
+
+def test_feedback_sends_the_command_bytes_of_the_url(paycode_host: Any, tcp_rig: Any) -> None:
+    """A payment's success (``good``) or decline (``bad``) reaches the scanner as its command bytes."""
+    host = paycode_host(entry_points=True, plugins=("$name",))
+    with host.open_scanner(f"{tcp_rig.url}?good=%16%07&bad=%16%07%07") as supervisor:
+        assert supervisor.open()
+        assert supervisor.feedback("good") and not supervisor.feedback("beep")
+        assert tcp_rig.received(2) == b"\\x16\\x07"
 '''
 
 _SCANNER_README = """\
@@ -391,6 +441,10 @@ paycode pay --amount 12.50 --currency CNY --scanner "$name://192.0.2.10:9100"
 |---|---|---|
 | `max_length` | 256 | longest scan in bytes; longer input is discarded (reported as a `scanner.error` event) |
 | `connect_timeout` | 3 | seconds to wait for the connection |
+| `good`, `bad`, `beep`, `led_on`, `led_off`, `trigger` | none | feedback: the scanner's command, percent-encoded |
+
+Feedback: `good=%16%07` is the bytes 0x16 0x07, sent over the connection. paycode sends `good` when a payment paid
+with a code this scanner read succeeds and `bad` when it is declined (`paycode.supervisor.LaneFeedback`).
 
 paycode's own options apply too: `prefix`, `suffix`, `repeat_window`, `code_id`. An unplugged scanner (the
 connection fails or closes) is reported as `scanner.gone` and reopened with backoff.
