@@ -74,8 +74,13 @@ class Endpoint:
     tag: str = "payments"
 
 
-_REF_PARAM = Param("reference", "path", {"type": "string", "pattern": REFERENCE_PATTERN, "maxLength": 64},
-                   "the payment's reference (merchantTransactionId)", True)
+_REF_PARAM = Param(
+    "reference",
+    "path",
+    {"type": "string", "pattern": REFERENCE_PATTERN, "maxLength": 64},
+    "the payment's reference (merchantTransactionId)",
+    True,
+)
 _AUTH_ERRORS = {"401": ("no or wrong bearer token", "Error"), "403": ("Host or Origin not allowed", "Error")}
 
 
@@ -116,8 +121,9 @@ class BridgeApp:
         self.hosts = sorted(n.strip("[]").lower() for n in names if n)
         own = {f"{scheme}://{_url_host(n)}:{port}" for n in self.hosts}
         self.origins = sorted({*own, *(o.rstrip("/") for o in origins)})
-        self._files = {name: _static(name) for name in ("index.html", "page.js", "page.css", "client.js",
-                                                        "client.d.ts")}
+        self._files = {
+            name: _static(name) for name in ("index.html", "page.js", "page.css", "client.js", "client.d.ts")
+        }
         self.endpoints = self._endpoints()
         routes: list[Any] = [
             Route(e.path, self._wrap(e), methods=[e.method], name=e.operation_id) for e in self.endpoints
@@ -145,8 +151,11 @@ class BridgeApp:
             and scope["type"] == "http"
             and (path == NOTIFICATIONS or path.startswith(NOTIFICATIONS + "/"))
         ):
-            inner = {**scope, "path": path[len(NOTIFICATIONS) :] or "/",
-                     "root_path": scope.get("root_path", "") + NOTIFICATIONS}
+            inner = {
+                **scope,
+                "path": path[len(NOTIFICATIONS) :] or "/",
+                "root_path": scope.get("root_path", "") + NOTIFICATIONS,
+            }
             await self.notifications(inner, receive, send)
             return
         await self.starlette(scope, receive, send)
@@ -178,7 +187,8 @@ class BridgeApp:
         if ticket and self.tickets.redeem(ticket):
             return
         raise ApiError(
-            401, "unauthorized",
+            401,
+            "unauthorized",
             "missing or wrong token: send 'Authorization: Bearer TOKEN' (PAYCODE_BRIDGE_TOKEN, or the token file "
             "paycode serve names)" + ("; or ?ticket= from POST /v1/tickets" if ticket_ok else ""),
             headers={"WWW-Authenticate": 'Bearer realm="paycode"'},
@@ -189,15 +199,24 @@ class BridgeApp:
         if exc.status_code == 404:
             error = ApiError(404, "not_found", f"no such path {request.url.path[:100]!r}; see /openapi.json")
         elif exc.status_code == 405:
-            error = ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path[:100]}",
-                             headers=dict(exc.headers or {}))
+            error = ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path[:100]}",
+                headers=dict(exc.headers or {}),
+            )
         else:
             error = ApiError(exc.status_code, "http_error", str(exc.detail))
         return error_response(error)
 
     async def _internal_error(self, request: Request, exc: Exception) -> Response:
-        return error_response(ApiError(500, "internal", f"internal error ({type(exc).__name__}); the journal keeps "
-                                       "every payment; see the bridge's log"))
+        return error_response(
+            ApiError(
+                500,
+                "internal",
+                f"internal error ({type(exc).__name__}); the journal keeps every payment; see the bridge's log",
+            )
+        )
 
     async def _body(self, request: Request, body: Body) -> dict[str, Any]:
         try:
@@ -212,107 +231,258 @@ class BridgeApp:
     def _reference(request: Request) -> str:
         reference = str(request.path_params["reference"])
         if not _REFERENCE.match(reference):
-            raise ApiError(422, "invalid_field", "reference must be 1-64 of A-Z a-z 0-9 . _ : - starting with a "
-                           "letter or digit", "reference")
+            raise ApiError(
+                422,
+                "invalid_field",
+                "reference must be 1-64 of A-Z a-z 0-9 . _ : - starting with a letter or digit",
+                "reference",
+            )
         return reference
 
     # ------------------------------------------------------------------ the table
 
     def _endpoints(self) -> list[Endpoint]:
         return [
-            Endpoint("GET", "/", "page", "The cashier page", self.page, {"200": ("the page", None)}, auth=False,
-                     media="text/html", tag="page"),
-            Endpoint("GET", "/assets/page.js", "page_script", "The cashier page's script", self.page_script,
-                     {"200": ("ES module", None)}, auth=False, media="text/javascript", tag="page"),
-            Endpoint("GET", "/assets/page.css", "page_style", "The cashier page's style sheet", self.page_style,
-                     {"200": ("CSS", None)}, auth=False, media="text/css", tag="page"),
-            Endpoint("GET", "/v1/client.js", "client_js", "The JavaScript client (ES module, no build step)",
-                     self.client_js, {"200": ("ES module", None)}, auth=False, media="text/javascript", tag="client"),
-            Endpoint("GET", "/v1/client.d.ts", "client_dts", "TypeScript declarations of the client",
-                     self.client_dts, {"200": ("TypeScript", None)}, auth=False, media="text/plain", tag="client"),
-            Endpoint("GET", "/v1/messages", "messages", "The cashier message catalogue (zh-Hans, zh-Hant, en)",
-                     self.messages, {"200": ("language -> key -> text", "Messages")}, auth=False, tag="client"),
-            Endpoint("GET", "/openapi.json", "openapi", "This document", self.openapi_json,
-                     {"200": ("OpenAPI 3.1", None)}, auth=False, tag="service"),
-            Endpoint("GET", "/healthz", "health", "Liveness", self.health, {"200": ("alive", "Health")}, auth=False,
-                     tag="service"),
-            Endpoint("GET", "/metrics", "metrics", "Prometheus metrics", self.metrics,
-                     {"200": ("text exposition format", None)}, auth=False, media="text/plain", tag="service"),
             Endpoint(
-                "POST", "/v1/payments", "create_payment", "Start a payment on a lane", self.create_payment,
-                {"202": ("the payment, started (or the same payment again for a repeated Idempotency-Key)",
-                         "Payment"),
-                 "400": ("not a JSON object", "Error"), **_AUTH_ERRORS,
-                 "409": ("the lane is busy, or the reference exists", "Error"),
-                 "413": ("body too large", "Error"), "415": ("not JSON", "Error"),
-                 "422": ("a field is wrong (the answer names it), or the key was used with another body", "Error"),
-                 "503": ("the bridge is shutting down", "Error")},
-                body=PAYMENT_CREATE,
-                params=(Param("Idempotency-Key", "header", {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
-                              "the same key and body again returns the same payment, never a second one"),),
+                "GET",
+                "/",
+                "page",
+                "The cashier page",
+                self.page,
+                {"200": ("the page", None)},
+                auth=False,
+                media="text/html",
+                tag="page",
             ),
             Endpoint(
-                "GET", "/v1/payments", "list_payments", "Payments, newest first (the journal and the live ones)",
+                "GET",
+                "/assets/page.js",
+                "page_script",
+                "The cashier page's script",
+                self.page_script,
+                {"200": ("ES module", None)},
+                auth=False,
+                media="text/javascript",
+                tag="page",
+            ),
+            Endpoint(
+                "GET",
+                "/assets/page.css",
+                "page_style",
+                "The cashier page's style sheet",
+                self.page_style,
+                {"200": ("CSS", None)},
+                auth=False,
+                media="text/css",
+                tag="page",
+            ),
+            Endpoint(
+                "GET",
+                "/v1/client.js",
+                "client_js",
+                "The JavaScript client (ES module, no build step)",
+                self.client_js,
+                {"200": ("ES module", None)},
+                auth=False,
+                media="text/javascript",
+                tag="client",
+            ),
+            Endpoint(
+                "GET",
+                "/v1/client.d.ts",
+                "client_dts",
+                "TypeScript declarations of the client",
+                self.client_dts,
+                {"200": ("TypeScript", None)},
+                auth=False,
+                media="text/plain",
+                tag="client",
+            ),
+            Endpoint(
+                "GET",
+                "/v1/messages",
+                "messages",
+                "The cashier message catalogue (zh-Hans, zh-Hant, en)",
+                self.messages,
+                {"200": ("language -> key -> text", "Messages")},
+                auth=False,
+                tag="client",
+            ),
+            Endpoint(
+                "GET",
+                "/openapi.json",
+                "openapi",
+                "This document",
+                self.openapi_json,
+                {"200": ("OpenAPI 3.1", None)},
+                auth=False,
+                tag="service",
+            ),
+            Endpoint(
+                "GET",
+                "/healthz",
+                "health",
+                "Liveness",
+                self.health,
+                {"200": ("alive", "Health")},
+                auth=False,
+                tag="service",
+            ),
+            Endpoint(
+                "GET",
+                "/metrics",
+                "metrics",
+                "Prometheus metrics",
+                self.metrics,
+                {"200": ("text exposition format", None)},
+                auth=False,
+                media="text/plain",
+                tag="service",
+            ),
+            Endpoint(
+                "POST",
+                "/v1/payments",
+                "create_payment",
+                "Start a payment on a lane",
+                self.create_payment,
+                {
+                    "202": (
+                        "the payment, started (or the same payment again for a repeated Idempotency-Key)",
+                        "Payment",
+                    ),
+                    "400": ("not a JSON object", "Error"),
+                    **_AUTH_ERRORS,
+                    "409": ("the lane is busy, or the reference exists", "Error"),
+                    "413": ("body too large", "Error"),
+                    "415": ("not JSON", "Error"),
+                    "422": ("a field is wrong (the answer names it), or the key was used with another body", "Error"),
+                    "503": ("the bridge is shutting down", "Error"),
+                },
+                body=PAYMENT_CREATE,
+                params=(
+                    Param(
+                        "Idempotency-Key",
+                        "header",
+                        {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
+                        "the same key and body again returns the same payment, never a second one",
+                    ),
+                ),
+            ),
+            Endpoint(
+                "GET",
+                "/v1/payments",
+                "list_payments",
+                "Payments, newest first (the journal and the live ones)",
                 self.list_payments,
                 {"200": ("payments", "PaymentList"), **_AUTH_ERRORS, "422": ("a parameter is wrong", "Error")},
                 params=(
                     Param("since", "query", {"type": "string", "format": "date-time"}, "created at or after"),
-                    Param("status", "query", {"type": "string", "enum": list(SCHEMAS["Payment"]["properties"]
-                                                                          ["state"]["enum"])}, "the API state"),
+                    Param(
+                        "status",
+                        "query",
+                        {"type": "string", "enum": list(SCHEMAS["Payment"]["properties"]["state"]["enum"])},
+                        "the API state",
+                    ),
                     Param("lane", "query", {"type": "string"}, "the lane"),
                     Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
                 ),
             ),
             Endpoint(
-                "GET", "/v1/payments/{reference}", "get_payment", "A payment by its reference", self.get_payment,
-                {"200": ("the payment", "Payment"), **_AUTH_ERRORS, "404": ("no such payment", "Error"),
-                 "422": ("the reference is malformed", "Error")},
+                "GET",
+                "/v1/payments/{reference}",
+                "get_payment",
+                "A payment by its reference",
+                self.get_payment,
+                {
+                    "200": ("the payment", "Payment"),
+                    **_AUTH_ERRORS,
+                    "404": ("no such payment", "Error"),
+                    "422": ("the reference is malformed", "Error"),
+                },
                 params=(_REF_PARAM,),
             ),
             Endpoint(
-                "POST", "/v1/payments/{reference}/cancel", "cancel_payment", "Cancel a payment", self.cancel_payment,
-                {"200": ("cancelled at once (it was waiting for the scan)", "Payment"),
-                 "202": ("the documented close path started; the final state arrives as an event", "Payment"),
-                 **_AUTH_ERRORS, "404": ("no such payment", "Error"),
-                 "409": ("already paid (refund instead) or already ended", "Error"),
-                 "422": ("the reference is malformed", "Error")},
+                "POST",
+                "/v1/payments/{reference}/cancel",
+                "cancel_payment",
+                "Cancel a payment",
+                self.cancel_payment,
+                {
+                    "200": ("cancelled at once (it was waiting for the scan)", "Payment"),
+                    "202": ("the documented close path started; the final state arrives as an event", "Payment"),
+                    **_AUTH_ERRORS,
+                    "404": ("no such payment", "Error"),
+                    "409": ("already paid (refund instead) or already ended", "Error"),
+                    "422": ("the reference is malformed", "Error"),
+                },
                 params=(_REF_PARAM,),
             ),
             Endpoint(
-                "POST", "/v1/payments/{reference}/refunds", "refund_payment", "Refund part or all of a paid payment",
+                "POST",
+                "/v1/payments/{reference}/refunds",
+                "refund_payment",
+                "Refund part or all of a paid payment",
                 self.refund_payment,
-                {"200": ("the refund, decided (status SUCCESS or FAILED)", "Refund"),
-                 "202": ("the refund is pending at the gateway (journaled; it settles later)", "Refund"),
-                 "400": ("not a JSON object", "Error"), **_AUTH_ERRORS, "404": ("no such payment", "Error"),
-                 "409": ("not refundable (not paid, or more than what is left)", "Error"),
-                 "413": ("body too large", "Error"), "415": ("not JSON", "Error"),
-                 "422": ("a field is wrong", "Error"),
-                 "502": ("the gateway refused or did not answer", "Error"),
-                 "503": ("the journal is unavailable", "Error")},
-                body=REFUND_CREATE, params=(_REF_PARAM,),
+                {
+                    "200": ("the refund, decided (status SUCCESS or FAILED)", "Refund"),
+                    "202": ("the refund is pending at the gateway (journaled; it settles later)", "Refund"),
+                    "400": ("not a JSON object", "Error"),
+                    **_AUTH_ERRORS,
+                    "404": ("no such payment", "Error"),
+                    "409": ("not refundable (not paid, or more than what is left)", "Error"),
+                    "413": ("body too large", "Error"),
+                    "415": ("not JSON", "Error"),
+                    "422": ("a field is wrong", "Error"),
+                    "502": ("the gateway refused or did not answer", "Error"),
+                    "503": ("the journal is unavailable", "Error"),
+                },
+                body=REFUND_CREATE,
+                params=(_REF_PARAM,),
             ),
-            Endpoint("GET", "/v1/lanes", "list_lanes", "Lanes and their scanners", self.list_lanes,
-                     {"200": ("lanes", "LaneList"), **_AUTH_ERRORS}, tag="lanes"),
             Endpoint(
-                "POST", "/v1/tickets", "create_ticket", "A single-use ticket (30 s) for the event stream",
+                "GET",
+                "/v1/lanes",
+                "list_lanes",
+                "Lanes and their scanners",
+                self.list_lanes,
+                {"200": ("lanes", "LaneList"), **_AUTH_ERRORS},
+                tag="lanes",
+            ),
+            Endpoint(
+                "POST",
+                "/v1/tickets",
+                "create_ticket",
+                "A single-use ticket (30 s) for the event stream",
                 self.create_ticket,
-                {"201": ("the ticket", "Ticket"), "400": ("not a JSON object", "Error"), **_AUTH_ERRORS,
-                 "413": ("body too large", "Error"), "415": ("not JSON", "Error"),
-                 "422": ("a field was given", "Error")},
-                body=TICKET_CREATE, tag="events",
+                {
+                    "201": ("the ticket", "Ticket"),
+                    "400": ("not a JSON object", "Error"),
+                    **_AUTH_ERRORS,
+                    "413": ("body too large", "Error"),
+                    "415": ("not JSON", "Error"),
+                    "422": ("a field was given", "Error"),
+                },
+                body=TICKET_CREATE,
+                tag="events",
             ),
             Endpoint(
-                "GET", "/v1/events", "events",
+                "GET",
+                "/v1/events",
+                "events",
                 "Every event as Server-Sent Events (Accept: text/event-stream), or a WebSocket on the same path",
                 self.events_sse,
-                {"200": ("text/event-stream", None), **_AUTH_ERRORS,
-                 "406": ("neither a WebSocket upgrade nor Accept: text/event-stream", "Error")},
+                {
+                    "200": ("text/event-stream", None),
+                    **_AUTH_ERRORS,
+                    "406": ("neither a WebSocket upgrade nor Accept: text/event-stream", "Error"),
+                },
                 params=(
                     Param("ticket", "query", {"type": "string"}, "a ticket from POST /v1/tickets (browsers)"),
                     Param("last_event_id", "query", {"type": "string"}, "resume after this event id"),
                     Param("Last-Event-ID", "header", {"type": "string"}, "resume after this event id (SSE)"),
                 ),
-                media="text/event-stream", tag="events",
+                media="text/event-stream",
+                tag="events",
             ),
         ]
 
@@ -360,8 +530,9 @@ class BridgeApp:
         body = await self._body(request, PAYMENT_CREATE)
         key = request.headers.get("idempotency-key")
         if key is not None and not (0 < len(key) <= 255 and all(33 <= ord(c) <= 126 for c in key)):
-            raise ApiError(422, "invalid_field", "Idempotency-Key must be 1-255 visible ASCII characters",
-                           "Idempotency-Key")
+            raise ApiError(
+                422, "invalid_field", "Idempotency-Key must be 1-255 visible ASCII characters", "Idempotency-Key"
+            )
         payment, replayed = self.bridge.create_payment(body, key)
         headers = {"Location": f"/v1/payments/{payment['reference']}"}
         if replayed:
@@ -393,9 +564,7 @@ class BridgeApp:
     async def refund_payment(self, request: Request) -> Response:
         reference = self._reference(request)
         body = await self._body(request, REFUND_CREATE)
-        refund = await anyio.to_thread.run_sync(
-            self.bridge.refund, reference, body["amount"], body.get("currency")
-        )
+        refund = await anyio.to_thread.run_sync(self.bridge.refund, reference, body["amount"], body.get("currency"))
         return _json(refund, 200 if refund["status"] in ("SUCCESS", "FAILED") else 202)
 
     async def list_lanes(self, request: Request) -> Response:
@@ -413,8 +582,11 @@ class BridgeApp:
     async def events_sse(self, request: Request) -> Response:
         self._authorize(request, ticket_ok=True)
         if "text/event-stream" not in request.headers.get("accept", ""):
-            raise ApiError(406, "not_acceptable", "GET /v1/events is a WebSocket, or Server-Sent Events with "
-                           "'Accept: text/event-stream'")
+            raise ApiError(
+                406,
+                "not_acceptable",
+                "GET /v1/events is a WebSocket, or Server-Sent Events with 'Accept: text/event-stream'",
+            )
         last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         sub = self._subscribe(last_id)
         gauge = self.bridge.metrics.stream_clients
@@ -480,8 +652,10 @@ class BridgeApp:
                     break
                 await websocket.send_text(event.text)
             if not watcher.done():
-                await websocket.close(code=1001 if not sub.overflowed else 1013, reason="bridge stopping"
-                                      if not sub.overflowed else "too far behind: reconnect and resume")
+                await websocket.close(
+                    code=1001 if not sub.overflowed else 1013,
+                    reason="bridge stopping" if not sub.overflowed else "too far behind: reconnect and resume",
+                )
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
@@ -509,8 +683,13 @@ def openapi_document(endpoints: Iterable[Endpoint], server: str) -> dict[str, An
             op["security"] = []
         if e.params:
             op["parameters"] = [
-                {"name": p.name, "in": p.where, "required": p.required, "schema": p.schema,
-                 **({"description": p.description} if p.description else {})}
+                {
+                    "name": p.name,
+                    "in": p.where,
+                    "required": p.required,
+                    "schema": p.schema,
+                    **({"description": p.description} if p.description else {}),
+                }
                 for p in e.params
             ]
         if e.body is not None:
@@ -535,8 +714,7 @@ def openapi_document(endpoints: Iterable[Endpoint], server: str) -> dict[str, An
             "title": "paycode bridge",
             "version": API_VERSION,
             "description": "Payments with wallet payment codes at a point-of-sale lane (docs/bridge.md). "
-            "Every error is {\"error\": {\"code\", \"message\", \"field\"}}. Allowed CORS request headers: "
-            + ALLOW_HEADERS,
+            'Every error is {"error": {"code", "message", "field"}}. Allowed CORS request headers: ' + ALLOW_HEADERS,
         },
         "servers": [{"url": server}],
         "security": [{"bearer": []}],

@@ -292,8 +292,9 @@ class Lane:
                         self._finish(job, "cancelled")
                     else:
                         error = ScanTimeout(f"no code was scanned within {job.scan_timeout:g} s")
-                        self.host.emit("payment.error", view.reference, operation="pay", error=error.message,
-                                       type="ScanTimeout")
+                        self.host.emit(
+                            "payment.error", view.reference, operation="pay", error=error.message, type="ScanTimeout"
+                        )
                         self._finish(job, "failed", error=_error_json(error))
                     return
                 code = scan.text

@@ -18,23 +18,31 @@ class BridgeMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.payments = Counter(
-            "paycode_bridge_payments", "Payments that ended, by wallet and outcome (API state)",
-            ["wallet", "outcome"], registry=r,
+            "paycode_bridge_payments",
+            "Payments that ended, by wallet and outcome (API state)",
+            ["wallet", "outcome"],
+            registry=r,
         )
         self.scan_to_request = Histogram(
-            "paycode_bridge_scan_to_request_seconds", "From the scan to the unifiedPay request",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "paycode_bridge_scan_to_request_seconds",
+            "From the scan to the unifiedPay request",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.request_to_final = Histogram(
-            "paycode_bridge_request_to_final_seconds", "From the unifiedPay request to the payment's final state",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "paycode_bridge_request_to_final_seconds",
+            "From the unifiedPay request to the payment's final state",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.scanner_reconnects = Counter(
             "paycode_bridge_scanner_reconnects", "Scanners reopened after they vanished", ["lane"], registry=r
         )
         self.gateway_errors = Counter(
-            "paycode_bridge_gateway_errors", "Gateway calls without a trustworthy answer, and gateway errors",
-            ["operation", "kind"], registry=r,
+            "paycode_bridge_gateway_errors",
+            "Gateway calls without a trustworthy answer, and gateway errors",
+            ["operation", "kind"],
+            registry=r,
         )
         self.lane_busy = Gauge("paycode_bridge_lane_busy", "1 while the lane takes a payment", ["lane"], registry=r)
         self.http_requests = Counter(

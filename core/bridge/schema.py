@@ -110,7 +110,8 @@ class Body:
         media = (content_type or "").split(";")[0].strip().lower()
         if media != "application/json":
             raise ApiError(
-                415, "unsupported_media_type",
+                415,
+                "unsupported_media_type",
                 f"the request body must be JSON with Content-Type: application/json, not {media or 'none'!r}",
             )
         try:
@@ -127,8 +128,10 @@ class Body:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ApiError(
-                422, "unknown_field",
-                f"unknown field {unknown[0]!r}; accepted: {', '.join(known)}", unknown[0][:64],
+                422,
+                "unknown_field",
+                f"unknown field {unknown[0]!r}; accepted: {', '.join(known)}",
+                unknown[0][:64],
             )
         out: dict[str, Any] = {}
         for field in self.fields:
@@ -146,7 +149,7 @@ class _FloatInBody(ValueError):
 
 def _no_float(text: str) -> Any:
     raise _FloatInBody(
-        f"a JSON number ({text[:20]}) was given; amounts are decimal text such as \"12.50\" (never numbers)"
+        f'a JSON number ({text[:20]}) was given; amounts are decimal text such as "12.50" (never numbers)'
     )
 
 
@@ -158,22 +161,61 @@ PAYMENT_CREATE = Body(
     "PaymentCreate",
     "A payment to take on a lane. Without `code`, the lane's scanner supplies it.",
     (
-        Field("amount", {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 22, "examples": ["12.50"],
-                         "description": "decimal text, no more decimals than the currency has"}, True,
-              "give decimal text such as \"12.50\""),
-        Field("currency", {"type": "string", "pattern": CURRENCY_PATTERN, "examples": ["CNY"],
-                           "description": "ISO 4217 code accepted by an installed wallet"}, True,
-              "give an ISO 4217 code such as CNY or HKD"),
-        Field("reference", {"type": "string", "pattern": REFERENCE_PATTERN,
-                            "description": "your order reference: the gateway's merchantTransactionId (generated "
-                                           "when absent); 1-64 of A-Z a-z 0-9 . _ : -"}, False,
-              "1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit"),
-        Field("code", {"type": "string", "pattern": r"^[0-9]{10,32}$", "writeOnly": True,
-                       "description": "the shopper's payment code, when it was read elsewhere"}, False,
-              "the payment code's digits (10-32)"),
-        Field("lane", {"type": "string", "pattern": LANE_PATTERN,
-                       "description": "the lane to pay on; default: the only lane, else the first idle one"}, False,
-              "a lane name from GET /v1/lanes"),
+        Field(
+            "amount",
+            {
+                "type": "string",
+                "pattern": AMOUNT_PATTERN,
+                "maxLength": 22,
+                "examples": ["12.50"],
+                "description": "decimal text, no more decimals than the currency has",
+            },
+            True,
+            'give decimal text such as "12.50"',
+        ),
+        Field(
+            "currency",
+            {
+                "type": "string",
+                "pattern": CURRENCY_PATTERN,
+                "examples": ["CNY"],
+                "description": "ISO 4217 code accepted by an installed wallet",
+            },
+            True,
+            "give an ISO 4217 code such as CNY or HKD",
+        ),
+        Field(
+            "reference",
+            {
+                "type": "string",
+                "pattern": REFERENCE_PATTERN,
+                "description": "your order reference: the gateway's merchantTransactionId (generated "
+                "when absent); 1-64 of A-Z a-z 0-9 . _ : -",
+            },
+            False,
+            "1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit",
+        ),
+        Field(
+            "code",
+            {
+                "type": "string",
+                "pattern": r"^[0-9]{10,32}$",
+                "writeOnly": True,
+                "description": "the shopper's payment code, when it was read elsewhere",
+            },
+            False,
+            "the payment code's digits (10-32)",
+        ),
+        Field(
+            "lane",
+            {
+                "type": "string",
+                "pattern": LANE_PATTERN,
+                "description": "the lane to pay on; default: the only lane, else the first idle one",
+            },
+            False,
+            "a lane name from GET /v1/lanes",
+        ),
     ),
 )
 
@@ -181,11 +223,22 @@ REFUND_CREATE = Body(
     "RefundCreate",
     "A refund of part or all of a paid payment, in its currency.",
     (
-        Field("amount", {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 22, "examples": ["2.50"]}, True,
-              "give decimal text such as \"2.50\""),
-        Field("currency", {"type": "string", "pattern": CURRENCY_PATTERN,
-                           "description": "when given, must be the payment's currency"}, False,
-              "the payment's ISO 4217 currency"),
+        Field(
+            "amount",
+            {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 22, "examples": ["2.50"]},
+            True,
+            'give decimal text such as "2.50"',
+        ),
+        Field(
+            "currency",
+            {
+                "type": "string",
+                "pattern": CURRENCY_PATTERN,
+                "description": "when given, must be the payment's currency",
+            },
+            False,
+            "the payment's ISO 4217 currency",
+        ),
     ),
 )
 
@@ -212,15 +265,41 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Payment": {
         "type": "object",
-        "required": ["reference", "lane", "amount", "currency", "state", "final", "status", "wallet", "code",
-                     "transaction_id", "refunded", "error", "cancel_requested", "created_at", "updated_at"],
+        "required": [
+            "reference",
+            "lane",
+            "amount",
+            "currency",
+            "state",
+            "final",
+            "status",
+            "wallet",
+            "code",
+            "transaction_id",
+            "refunded",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "updated_at",
+        ],
         "properties": {
             "reference": {"type": "string"},
             "lane": {"type": "string"},
             "amount": {"type": "string"},
             "currency": {"type": "string"},
-            "state": {"type": "string", "enum": ["waiting_for_scan", "processing", "paid", "declined", "closed",
-                                                 "cancelled", "unresolved", "failed"]},
+            "state": {
+                "type": "string",
+                "enum": [
+                    "waiting_for_scan",
+                    "processing",
+                    "paid",
+                    "declined",
+                    "closed",
+                    "cancelled",
+                    "unresolved",
+                    "failed",
+                ],
+            },
             "final": {"type": "boolean"},
             "status": {**_NULLABLE_STRING, "description": "the gateway status (SUCCESS, PROCESSING, …)"},
             "wallet": _NULLABLE_STRING,

@@ -136,7 +136,12 @@ class SecurityMiddleware:
     """Host allow-list, Origin/CORS/Private-Network-Access, and the body size limit, before any route."""
 
     def __init__(
-        self, app: ASGIApp, *, hosts: Iterable[str], origins: Iterable[str], max_body: int = MAX_BODY,
+        self,
+        app: ASGIApp,
+        *,
+        hosts: Iterable[str],
+        origins: Iterable[str],
+        max_body: int = MAX_BODY,
         on_refused: Callable[[str, int], None] | None = None,
     ) -> None:
         self.app = app
@@ -152,15 +157,25 @@ class SecurityMiddleware:
         host = _header(scope, b"host")
         if host is None or host_name(host) not in self.hosts:
             shown = "none" if host is None else repr(host[:80])
-            await self._refuse(scope, send, 403, "host_not_allowed",
-                               f"Host {shown} is not one this bridge answers to; allowed: "
-                               f"{', '.join(sorted(self.hosts))} (setting bridge_hosts)")
+            await self._refuse(
+                scope,
+                send,
+                403,
+                "host_not_allowed",
+                f"Host {shown} is not one this bridge answers to; allowed: "
+                f"{', '.join(sorted(self.hosts))} (setting bridge_hosts)",
+            )
             return
         origin = _header(scope, b"origin")
         if origin is not None and origin.rstrip("/").lower() not in self.origins:
-            await self._refuse(scope, send, 403, "origin_not_allowed",
-                               f"Origin {origin[:80]!r} is not allowed; allowed: "
-                               f"{', '.join(sorted(self.origins))} (setting bridge_origins)")
+            await self._refuse(
+                scope,
+                send,
+                403,
+                "origin_not_allowed",
+                f"Origin {origin[:80]!r} is not allowed; allowed: "
+                f"{', '.join(sorted(self.origins))} (setting bridge_origins)",
+            )
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -223,8 +238,13 @@ class SecurityMiddleware:
         await send({"type": "http.response.body", "body": b""})
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
-        await self._refuse(scope, send, 413, "body_too_large",
-                           f"the request body is larger than {self.max_body} bytes; API bodies are small JSON objects")
+        await self._refuse(
+            scope,
+            send,
+            413,
+            "body_too_large",
+            f"the request body is larger than {self.max_body} bytes; API bodies are small JSON objects",
+        )
 
     async def _refuse(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
         if self.on_refused is not None:
@@ -234,11 +254,13 @@ class SecurityMiddleware:
             await send({"type": "websocket.close", "code": 1008, "reason": code})
             return
         body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -63,12 +63,15 @@ class BridgeServer:
         notifications: Any = None,
     ) -> None:
         if (ssl_certfile is None) != (ssl_keyfile is None):
-            raise ConfigError("give both --ssl-certfile and --ssl-keyfile (a certificate and its private key), or "
-                              "neither")
+            raise ConfigError(
+                "give both --ssl-certfile and --ssl-keyfile (a certificate and its private key), or neither"
+            )
         if not is_loopback(host):
             if not allow_remote:
-                raise ConfigError(f"--host {host} is not a loopback address; the bridge listens on 127.0.0.1 unless "
-                                  "--allow-remote is given (with --ssl-certfile and --ssl-keyfile)")
+                raise ConfigError(
+                    f"--host {host} is not a loopback address; the bridge listens on 127.0.0.1 unless "
+                    "--allow-remote is given (with --ssl-certfile and --ssl-keyfile)"
+                )
             if ssl_certfile is None:
                 raise ConfigError(f"--allow-remote (--host {host}) requires TLS: give --ssl-certfile and --ssl-keyfile")
         self.bridge = bridge
@@ -78,7 +81,13 @@ class BridgeServer:
         self.port = self.sock.getsockname()[1]
         scheme = "https" if ssl_certfile else "http"
         self.app = BridgeApp(
-            bridge, token=token, port=self.port, host=host, scheme=scheme, hosts=hosts, origins=origins,
+            bridge,
+            token=token,
+            port=self.port,
+            host=host,
+            scheme=scheme,
+            hosts=hosts,
+            origins=origins,
             notifications=notifications,
         )
         self.url = self.app.base_url
@@ -161,6 +170,3 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-

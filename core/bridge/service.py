@@ -134,12 +134,22 @@ class Bridge:
                 observer = LaneObserver(cast(Lane, None))
                 host = PluginHost(lane_settings, plugins=[observer, *extra])
                 lane = Lane(
-                    name, url, host=host, observer=observer, publish=bridge.publish, on_change=bridge._changed,
-                    metrics=bridge.metrics, scan_timeout=scan_timeout,
+                    name,
+                    url,
+                    host=host,
+                    observer=observer,
+                    publish=bridge.publish,
+                    on_change=bridge._changed,
+                    metrics=bridge.metrics,
+                    scan_timeout=scan_timeout,
                 )
                 bridge.lanes[name] = lane
                 terminal = Terminal(
-                    lane_settings, host=host, journal=cast(Any, journal), gateway=bridge.gateway, recover=recover,
+                    lane_settings,
+                    host=host,
+                    journal=cast(Any, journal),
+                    gateway=bridge.gateway,
+                    recover=recover,
                     waker=bridge.waker,
                 )
                 lane.start(terminal)
@@ -155,8 +165,13 @@ class Bridge:
 
     def _changed(self, view: PaymentView) -> None:
         self.hub.publish(
-            {"event": "payment.updated", "order": view.reference, "time": round(time.time(), 3), "lane": view.lane,
-             "payment": view.as_json()}
+            {
+                "event": "payment.updated",
+                "order": view.reference,
+                "time": round(time.time(), 3),
+                "lane": view.lane,
+                "payment": view.as_json(),
+            }
         )
 
     # ------------------------------------------------------------------ payments
@@ -181,21 +196,29 @@ class Bridge:
                     self._idempotency[idempotency_key] = _Idempotent(fingerprint, replay["reference"])
                 return replay, True
         if self.draining:
-            raise ApiError(503, "draining", "the bridge is shutting down and takes no new payments",
-                           headers={"Retry-After": "5"})
+            raise ApiError(
+                503, "draining", "the bridge is shutting down and takes no new payments", headers={"Retry-After": "5"}
+            )
         lane = self._lane_for(body.get("lane"))
         view = self._check(lane, body)
         with self._lock:
             if view.reference in self._views:
-                raise ApiError(409, "reference_exists",
-                               f"a payment with reference {view.reference!r} exists; GET it, or use a new reference",
-                               "reference")
+                raise ApiError(
+                    409,
+                    "reference_exists",
+                    f"a payment with reference {view.reference!r} exists; GET it, or use a new reference",
+                    "reference",
+                )
             job = lane.claim(view, body.get("code"))
             if job is None:
                 current = lane.current
-                raise ApiError(409, "lane_busy",
-                               f"lane {lane.name} is taking payment "
-                               f"{current.view.reference if current else '?'}; wait for it or cancel it", "lane")
+                raise ApiError(
+                    409,
+                    "lane_busy",
+                    f"lane {lane.name} is taking payment "
+                    f"{current.view.reference if current else '?'}; wait for it or cancel it",
+                    "lane",
+                )
             self._remember(view)
             self._jobs[view.reference] = job
             if idempotency_key is not None:
@@ -257,9 +280,13 @@ class Bridge:
             except PaycodeError as exc:
                 raise ApiError(503, "journal_unavailable", exc.message) from None
             if known is not None:
-                raise ApiError(409, "reference_exists",
-                               f"reference {reference!r} is already in the journal ({known.status.value}); "
-                               "GET it, or use a new reference", "reference")
+                raise ApiError(
+                    409,
+                    "reference_exists",
+                    f"reference {reference!r} is already in the journal ({known.status.value}); "
+                    "GET it, or use a new reference",
+                    "reference",
+                )
         code = body.get("code")
         view = PaymentView(reference=sale.order_id, lane=lane.name, money=sale.money)
         if code is not None:
@@ -336,7 +363,8 @@ class Bridge:
             out.append((record.created_at, self._merged(known, record)))
         out.sort(key=lambda item: item[0], reverse=True)
         chosen = [
-            data for created, data in out
+            data
+            for created, data in out
             if (floor is None or created >= floor)
             and (state is None or data["state"] == state)
             and (lane is None or data["lane"] == lane)
@@ -350,10 +378,15 @@ class Bridge:
         if job is None or job.view.state in FINAL_STATES:
             data = self.payment(reference)  # 404 when unknown
             if data["state"] == "paid":
-                raise ApiError(409, "already_paid", f"payment {reference} is paid; refund it instead "
-                               f"(POST /v1/payments/{reference}/refunds)", "reference")
-            raise ApiError(409, "already_final", f"payment {reference} has ended ({data['state']}); nothing to cancel",
-                           "reference")
+                raise ApiError(
+                    409,
+                    "already_paid",
+                    f"payment {reference} is paid; refund it instead (POST /v1/payments/{reference}/refunds)",
+                    "reference",
+                )
+            raise ApiError(
+                409, "already_final", f"payment {reference} has ended ({data['state']}); nothing to cancel", "reference"
+            )
         lane = self.lanes[job.view.lane]
         result = lane.cancel(job)
         if result == "cancelled":
@@ -368,11 +401,19 @@ class Bridge:
         if data["final"]:
             raise ApiError(409, "already_final", f"payment {reference} has ended ({data['state']})", "reference")
         if result == "unsupported":
-            raise ApiError(409, "cannot_cancel_now",
-                           f"payment {reference} is with the gateway and this paycode cannot close it early; it "
-                           "ends at its deadline (closed at the gateway, or paid)", "reference")
-        raise ApiError(409, "cannot_cancel_now",
-                       f"payment {reference} is being sent to the gateway; try again in a moment", "reference")
+            raise ApiError(
+                409,
+                "cannot_cancel_now",
+                f"payment {reference} is with the gateway and this paycode cannot close it early; it "
+                "ends at its deadline (closed at the gateway, or paid)",
+                "reference",
+            )
+        raise ApiError(
+            409,
+            "cannot_cancel_now",
+            f"payment {reference} is being sent to the gateway; try again in a moment",
+            "reference",
+        )
 
     def refund(self, reference: str, amount: str, currency: str | None) -> dict[str, Any]:
         """Refund (blocking: call it in a worker thread); the refund as the API shows it."""
@@ -380,9 +421,12 @@ class Bridge:
         if record is None:
             raise ApiError(404, "not_found", f"no payment with reference {reference!r}", "reference")
         if currency is not None and currency.upper() != record.currency:
-            raise ApiError(422, "invalid_money",
-                           f"currency {currency!r}: a refund is in the payment's currency, {record.currency}",
-                           "currency")
+            raise ApiError(
+                422,
+                "invalid_money",
+                f"currency {currency!r}: a refund is in the payment's currency, {record.currency}",
+                "currency",
+            )
         try:
             money = Money.parse(amount, record.currency)
         except MoneyError as exc:
@@ -396,8 +440,9 @@ class Bridge:
         except UsageError as exc:
             raise ApiError(422, "invalid_money", exc.message, "amount") from None
         except OutcomeUnknown as exc:
-            raise ApiError(502, "gateway_unknown", f"{exc.message}; the refund is journaled and recovery settles "
-                           "it", None) from None
+            raise ApiError(
+                502, "gateway_unknown", f"{exc.message}; the refund is journaled and recovery settles it", None
+            ) from None
         except GatewayError as exc:
             raise ApiError(502, "gateway_error", exc.message) from None
         except PaycodeError as exc:
@@ -465,8 +510,9 @@ class Bridge:
         def report(result: Any) -> None:
             note = result.notification
             order = note.order_id if note is not None else None
-            self.hub.publish({"event": "notification", "order": order, "time": round(time.time(), 3),
-                              **result.as_json()})
+            self.hub.publish(
+                {"event": "notification", "order": order, "time": round(time.time(), 3), **result.as_json()}
+            )
 
         return receiver_app(self.journal, self.settings, waker=self.waker, on_result=report)
 
@@ -478,7 +524,8 @@ def key_reference(key: str) -> str:
 
 def _key_reused() -> ApiError:
     return ApiError(
-        422, "idempotency_key_reused",
+        422,
+        "idempotency_key_reused",
         "this Idempotency-Key was used with another request body; use a new key for a new payment",
         "Idempotency-Key",
     )
@@ -501,8 +548,12 @@ def parse_since(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError(422, "invalid_field", f"since {text[:40]!r} is not an ISO 8601 date-time; e.g. "
-                       "2026-12-03T08:00:00Z or 2026-12-03", "since") from None
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"since {text[:40]!r} is not an ISO 8601 date-time; e.g. 2026-12-03T08:00:00Z or 2026-12-03",
+            "since",
+        ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -510,4 +561,3 @@ def check_state(text: str) -> str:
     if text not in STATES:
         raise ApiError(422, "invalid_field", f"status {text[:40]!r} is not one of {', '.join(STATES)}", "status")
     return text
-

@@ -33,25 +33,50 @@ def _port(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; loopback only "
-                        "unless --allow-remote)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; loopback only unless --allow-remote)",
+    )
     parser.add_argument("--port", type=_port, default=8350, help="port to listen on (default 8350; 0: any free port)")
-    parser.add_argument("--lane", type=_lane, action="append", metavar="NAME=SCANNER_URL", default=[],
-                        help="a lane and its scanner; repeatable (default: one lane, settings lane and scanner)")
-    parser.add_argument("--json", action="store_true",
-                        help="print {\"event\": \"listening\", \"url\", \"lanes\", …} as the first stdout line")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow a --host that is not loopback; requires --ssl-certfile and --ssl-keyfile")
+    parser.add_argument(
+        "--lane",
+        type=_lane,
+        action="append",
+        metavar="NAME=SCANNER_URL",
+        default=[],
+        help="a lane and its scanner; repeatable (default: one lane, settings lane and scanner)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help='print {"event": "listening", "url", "lanes", …} as the first stdout line'
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback; requires --ssl-certfile and --ssl-keyfile",
+    )
     parser.add_argument("--ssl-certfile", metavar="FILE", help="TLS certificate (PEM) to serve https")
     parser.add_argument("--ssl-keyfile", metavar="FILE", help="the certificate's private key (PEM)")
-    parser.add_argument("--origin", action="append", metavar="URL", default=[],
-                        help="another origin allowed to call the API from a browser; repeatable (adds to "
-                             "setting bridge_origins)")
-    parser.add_argument("--scan-timeout", type=seconds, default=60.0, metavar="S",
-                        help="seconds a payment waits for its scan (default 60)")
-    parser.add_argument("--drain-timeout", type=seconds, metavar="S",
-                        help="on SIGTERM, the longest wait for payments in flight (default: until each is final or "
-                             "journaled)")
+    parser.add_argument(
+        "--origin",
+        action="append",
+        metavar="URL",
+        default=[],
+        help="another origin allowed to call the API from a browser; repeatable (adds to setting bridge_origins)",
+    )
+    parser.add_argument(
+        "--scan-timeout",
+        type=seconds,
+        default=60.0,
+        metavar="S",
+        help="seconds a payment waits for its scan (default 60)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=seconds,
+        metavar="S",
+        help="on SIGTERM, the longest wait for payments in flight (default: until each is final or journaled)",
+    )
 
 
 def _check_origin(origin: str) -> str:
@@ -79,33 +104,56 @@ def run(args: argparse.Namespace) -> int:
     bridge = Bridge.build(settings, dict(args.lane) or None, scan_timeout=args.scan_timeout)
     try:
         server = BridgeServer(
-            bridge, token=token, host=args.host, port=args.port, allow_remote=args.allow_remote,
-            ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, origins=origins,
-            hosts=settings.bridge_hosts, drain_timeout=args.drain_timeout,
+            bridge,
+            token=token,
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+            origins=origins,
+            hosts=settings.bridge_hosts,
+            drain_timeout=args.drain_timeout,
             notifications=_notifications(bridge, settings, args),
         )
         lanes = [lane.as_json() for lane in bridge.lanes.values()]
         if args.json:
-            print(json.dumps({
-                "event": "listening", "url": server.url, "lanes": [lane["name"] for lane in lanes],
-                "scanners": {lane["name"]: lane["scanner"] for lane in lanes},
-                "token_file": token_file, "token_source": "file" if token_file else "PAYCODE_BRIDGE_TOKEN",
-                "openapi": f"{server.url}/openapi.json", "page": f"{server.url}/",
-                "gateway": settings.gateway if "://" not in settings.gateway else "url",
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "event": "listening",
+                        "url": server.url,
+                        "lanes": [lane["name"] for lane in lanes],
+                        "scanners": {lane["name"]: lane["scanner"] for lane in lanes},
+                        "token_file": token_file,
+                        "token_source": "file" if token_file else "PAYCODE_BRIDGE_TOKEN",
+                        "openapi": f"{server.url}/openapi.json",
+                        "page": f"{server.url}/",
+                        "gateway": settings.gateway if "://" not in settings.gateway else "url",
+                    }
+                ),
+                flush=True,
+            )
         else:
-            print(f"paycode serve: listening on {server.url} (lanes: {', '.join(lane['name'] for lane in lanes)})",
-                  flush=True)
+            print(
+                f"paycode serve: listening on {server.url} (lanes: {', '.join(lane['name'] for lane in lanes)})",
+                flush=True,
+            )
             where = f"the file {token_file}" if token_file else "PAYCODE_BRIDGE_TOKEN"
-            print(f"token: in {where}; cashier page: {server.url}/#token=<the token>; API: {server.url}/openapi.json",
-                  flush=True)
+            print(
+                f"token: in {where}; cashier page: {server.url}/#token=<the token>; API: {server.url}/openapi.json",
+                flush=True,
+            )
         server.serve()
         left = bridge.in_flight()
     finally:
         bridge.close()
     if left:
-        print(f"paycode serve: stopped with payments still in flight ({', '.join(left)}); they are journaled and "
-              "recovery settles them on the next start", file=sys.stderr)
+        print(
+            f"paycode serve: stopped with payments still in flight ({', '.join(left)}); they are journaled and "
+            "recovery settles them on the next start",
+            file=sys.stderr,
+        )
     return 0
 
 

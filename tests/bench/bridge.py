@@ -97,8 +97,10 @@ def _event_latency(cfg: Config, bridge: Bridge, url: str) -> Figure:
     bare_samples: list[float] = []
     ws_url = url.replace("http://", "ws://") + "/v1/events"
     try:
-        with connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws, \
-                connect(f"ws://127.0.0.1:{port}/ws") as raw:
+        with (
+            connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws,
+            connect(f"ws://127.0.0.1:{port}/ws") as raw,
+        ):
             bare.ready.wait(10)
             text = json.dumps({"event": "bench.ping", "order": None, "n": 0})
 
@@ -144,14 +146,22 @@ class _ServeProcess:
     def __init__(self, cfg: Config, folder: Path, sandbox: Any) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
         env.update(
-            PAYCODE_GATEWAY=sandbox.base_url, PAYCODE_ACC_ID=sandbox.acc_id, PAYCODE_CLIENT_ID=sandbox.client_id,
-            PAYCODE_SALT=sandbox.salt, PAYCODE_JOURNAL=str(folder / "bridge.sqlite3"), PAYCODE_BRIDGE_TOKEN=TOKEN,
+            PAYCODE_GATEWAY=sandbox.base_url,
+            PAYCODE_ACC_ID=sandbox.acc_id,
+            PAYCODE_CLIENT_ID=sandbox.client_id,
+            PAYCODE_SALT=sandbox.salt,
+            PAYCODE_JOURNAL=str(folder / "bridge.sqlite3"),
+            PAYCODE_BRIDGE_TOKEN=TOKEN,
             XDG_STATE_HOME=str(folder / "state"),
         )
         self.log = (folder / "serve.log").open("w")
         self.proc = subprocess.Popen(
             [cfg.python, "-m", "paycode", "serve", "--port", "0", "--json", "--lane", "lane-1="],
-            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
         assert self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
@@ -190,14 +200,20 @@ def _payment_latency(cfg: Config, folder: Path) -> Figure:
         serving = _ServeProcess(cfg, folder, sandbox)
         # the baseline lane: a Terminal in this process with its own journal, paying the same sandbox
         settings = bench_settings(
-            folder, base_url=sandbox.base_url, acc_id=sandbox.acc_id, client_id=sandbox.client_id,
-            salt=sandbox.salt, journal=str(folder / "terminal.sqlite3"),
+            folder,
+            base_url=sandbox.base_url,
+            acc_id=sandbox.acc_id,
+            client_id=sandbox.client_id,
+            salt=sandbox.salt,
+            journal=str(folder / "terminal.sqlite3"),
         )
         terminal = Terminal(settings, host=PluginHost(settings), recover=False)
         ws_url = serving.url.replace("http://", "ws://") + "/v1/events"
         try:
-            with httpx.Client(base_url=serving.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http, \
-                    connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
+            with (
+                httpx.Client(base_url=serving.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+                connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws,
+            ):
 
                 def via_bridge() -> float:
                     code = next(codes)
@@ -208,8 +224,11 @@ def _payment_latency(cfg: Config, folder: Path) -> Figure:
                     reference = answer.json()["reference"]
                     while True:
                         event = json.loads(ws.recv(timeout=30))
-                        if event["event"] == "payment.updated" and event["order"] == reference \
-                                and event["payment"]["final"]:
+                        if (
+                            event["event"] == "payment.updated"
+                            and event["order"] == reference
+                            and event["payment"]["final"]
+                        ):
                             break
                     elapsed = clock() - start
                     if event["payment"]["state"] != "paid":

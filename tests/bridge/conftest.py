@@ -34,8 +34,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     ) -> Running:
         values = {"journal": str(tmp_path / f"journal{len(started)}.sqlite3"), "gateway": "sandbox", **FAST}
         values.update(settings)
-        bridge = Bridge.build(Settings(**values), lanes or {"lane-1": None}, scan_timeout=scan_timeout,
-                              plugins=plugins)
+        bridge = Bridge.build(Settings(**values), lanes or {"lane-1": None}, scan_timeout=scan_timeout, plugins=plugins)
         try:
             server = BridgeServer(bridge, token=TOKEN, port=0, origins=origins, hosts=hosts).start()
         except BaseException:

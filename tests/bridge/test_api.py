@@ -35,8 +35,15 @@ def test_health_openapi_and_metrics_need_no_token(serve: Serve) -> None:
     assert plain.get("/healthz").json() == {"status": "ok", "lanes": 1, "draining": False}
     doc = plain.get("/openapi.json").json()
     assert doc["openapi"] == "3.1.0"
-    for path in ("/v1/payments", "/v1/payments/{reference}", "/v1/payments/{reference}/cancel",
-                 "/v1/payments/{reference}/refunds", "/v1/lanes", "/v1/events", "/v1/tickets"):
+    for path in (
+        "/v1/payments",
+        "/v1/payments/{reference}",
+        "/v1/payments/{reference}/cancel",
+        "/v1/payments/{reference}/refunds",
+        "/v1/lanes",
+        "/v1/events",
+        "/v1/tickets",
+    ):
         assert path in doc["paths"], path
     assert doc["components"]["schemas"]["PaymentCreate"]["required"] == ["amount", "currency"]
     metrics = plain.get("/metrics")
@@ -57,15 +64,26 @@ def test_unknown_path_and_method_answer_the_error_shape(serve: Serve) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": f"Basic {TOKEN}"},
-                {"Authorization": f"Bearer {TOKEN}x"}]
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ],
 )
 def test_every_v1_call_needs_the_token(serve: Serve, headers: dict[str, str]) -> None:
     run = serve()
     with httpx.Client(base_url=run.url, headers=headers) as plain:
-        for method, path in (("GET", "/v1/lanes"), ("GET", "/v1/payments"), ("POST", "/v1/payments"),
-                             ("GET", "/v1/payments/x1"), ("POST", "/v1/payments/x1/cancel"),
-                             ("POST", "/v1/payments/x1/refunds"), ("POST", "/v1/tickets")):
+        for method, path in (
+            ("GET", "/v1/lanes"),
+            ("GET", "/v1/payments"),
+            ("POST", "/v1/payments"),
+            ("GET", "/v1/payments/x1"),
+            ("POST", "/v1/payments/x1/cancel"),
+            ("POST", "/v1/payments/x1/refunds"),
+            ("POST", "/v1/tickets"),
+        ):
             answer = plain.request(method, path, json={"amount": "1.00", "currency": "CNY"})
             assert error_of(answer, 401)["code"] == "unauthorized", (method, path)
             assert answer.headers["www-authenticate"].startswith("Bearer")
@@ -156,14 +174,22 @@ def test_bad_payment_requests_say_what_is_accepted(
 def test_bodies_that_are_not_json_objects(serve: Serve) -> None:
     run = serve()
     post = run.http.post
-    assert error_of(post("/v1/payments", content=b"{", headers={"Content-Type": "application/json"}), 400)[
-        "code"] == "invalid_json"
-    assert error_of(post("/v1/payments", content=b"[1]", headers={"Content-Type": "application/json"}), 400)[
-        "code"] == "invalid_json"
-    assert error_of(post("/v1/payments", content=b"\xff", headers={"Content-Type": "application/json"}), 400)[
-        "code"] == "invalid_json"
-    assert error_of(post("/v1/payments", content=b"amount=1", headers={"Content-Type": "text/plain"}), 415)[
-        "code"] == "unsupported_media_type"
+    assert (
+        error_of(post("/v1/payments", content=b"{", headers={"Content-Type": "application/json"}), 400)["code"]
+        == "invalid_json"
+    )
+    assert (
+        error_of(post("/v1/payments", content=b"[1]", headers={"Content-Type": "application/json"}), 400)["code"]
+        == "invalid_json"
+    )
+    assert (
+        error_of(post("/v1/payments", content=b"\xff", headers={"Content-Type": "application/json"}), 400)["code"]
+        == "invalid_json"
+    )
+    assert (
+        error_of(post("/v1/payments", content=b"amount=1", headers={"Content-Type": "text/plain"}), 415)["code"]
+        == "unsupported_media_type"
+    )
     error = error_of(run.http.get("/v1/payments", params={"since": "yesterday"}), 422)
     assert error["field"] == "since"
     assert error_of(run.http.get("/v1/payments", params={"status": "nice"}), 422)["field"] == "status"
@@ -206,10 +232,18 @@ def test_a_payment_with_a_code_is_paid_listed_and_refunded(serve: Serve) -> None
     assert error_of(run.http.post("/v1/payments/nope/cancel"), 404)["code"] == "not_found"
 
     lanes = run.http.get("/v1/lanes").json()["lanes"]
-    assert lanes == [{"name": "lane-1", "scanner": None, "scanner_state": "none", "scanner_error": None,
-                      "last_scan_at": None, "busy": False, "payment": None,
-                      "counts": {"cancelled": 0, "closed": 0, "declined": 0, "failed": 0, "paid": 1,
-                                 "unresolved": 0}}]
+    assert lanes == [
+        {
+            "name": "lane-1",
+            "scanner": None,
+            "scanner_state": "none",
+            "scanner_error": None,
+            "last_scan_at": None,
+            "busy": False,
+            "payment": None,
+            "counts": {"cancelled": 0, "closed": 0, "declined": 0, "failed": 0, "paid": 1, "unresolved": 0},
+        }
+    ]
     metrics = httpx.get(f"{run.url}/metrics").text
     assert 'paycode_bridge_payments_total{outcome="paid",wallet="Wechat-Offline"} 1.0' in metrics
     assert "paycode_bridge_request_to_final_seconds_count 1.0" in metrics

@@ -70,8 +70,11 @@ def node_supports_websocket() -> list[str] | None:
     if NODE is None:
         return None
     for flags in ([], ["--experimental-websocket"]):
-        done = subprocess.run([NODE, *flags, "-e", "if (typeof WebSocket !== 'function') process.exit(3)"],
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            [NODE, *flags, "-e", "if (typeof WebSocket !== 'function') process.exit(3)"],
+            capture_output=True,
+            timeout=30,
+        )
         if done.returncode == 0:
             return flags
     return None
@@ -89,7 +92,10 @@ def test_the_client_in_node(serve: Serve, tmp_path: Path) -> None:
     assert NODE is not None and FLAGS is not None
     proc = subprocess.Popen(
         [NODE, *FLAGS, "script.js", run.url, TOKEN, wechat("003"), wechat("002")],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -118,8 +124,13 @@ def test_the_client_in_node(serve: Serve, tmp_path: Path) -> None:
         assert {"payment.request", "payment.state", "payment.updated"} <= set(paid["kinds"])
         assert paid["states"][-1] == "paid"
         assert until("refund") == {"step": "refund", "status": "SUCCESS", "refunded": "2.50", "after": "2.50"}
-        assert until("error") == {"step": "error", "isError": True, "status": 422, "code": "invalid_money",
-                                  "field": "amount"}
+        assert until("error") == {
+            "step": "error",
+            "isError": True,
+            "status": 422,
+            "code": "invalid_money",
+            "field": "amount",
+        }
         assert until("lanes") == {"step": "lanes", "names": ["lane-1"], "listed": 1}
         last = until("restart")["last"]
         port = run.server.port

@@ -26,8 +26,9 @@ def ws_url(run: Running, **params: str) -> str:
     return run.url.replace("http://", "ws://") + "/v1/events" + (f"?{query}" if query else "")
 
 
-def receive_until(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> list[
-        dict[str, Any]]:
+def receive_until(
+    ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -35,17 +35,24 @@ def test_notifications_reach_the_bridge_and_are_applied(gateway: SandboxServer, 
     port = free_port()
     c = gateway.credentials
     settings = Settings(
-        gateway=gateway.base_url, acc_id=c.acc_id, client_id=c.client_id, salt=c.salt,
-        journal=str(tmp_path / "journal.sqlite3"), notification_url=f"http://127.0.0.1:{port}/notifications",
-        poll_interval=0.1, deadline=5.0,
+        gateway=gateway.base_url,
+        acc_id=c.acc_id,
+        client_id=c.client_id,
+        salt=c.salt,
+        journal=str(tmp_path / "journal.sqlite3"),
+        notification_url=f"http://127.0.0.1:{port}/notifications",
+        poll_interval=0.1,
+        deadline=5.0,
     )
     bridge = Bridge.build(settings, {"lane-1": None})
     try:
         server = BridgeServer(bridge, token=TOKEN, port=port, notifications=bridge.notification_app()).start()
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-                answer = http.post("/v1/payments", json={"amount": "6.00", "currency": "CNY", "code": wechat("001"),
-                                                         "reference": "n-1"})
+                answer = http.post(
+                    "/v1/payments",
+                    json={"amount": "6.00", "currency": "CNY", "code": wechat("001"), "reference": "n-1"},
+                )
                 assert answer.status_code == 202, answer.text
                 end = time.monotonic() + 20
                 while not any(e.data["event"] == "notification" for e in bridge.hub.events()):

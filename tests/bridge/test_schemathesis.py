@@ -71,8 +71,13 @@ def test_the_api_matches_its_document(api: Any, bridge_url: str, mode: Any) -> N
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def check(case: Any) -> None:
             calls.append(f"{mode.value} {case.method} {case.path}")
             response = case.call_and_validate(base_url=bridge_url, excluded_checks=BUSINESS_RULES)

@@ -42,7 +42,10 @@ class Serving:
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "paycode", "serve", "--port", "0", "--json", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -78,8 +81,12 @@ class Serving:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
-    clean.update(XDG_STATE_HOME=str(tmp_path / "state"), PAYCODE_JOURNAL=str(tmp_path / "journal.sqlite3"),
-                 PAYCODE_POLL_INTERVAL="0.1", PAYCODE_DEADLINE="5")
+    clean.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PAYCODE_JOURNAL=str(tmp_path / "journal.sqlite3"),
+        PAYCODE_POLL_INTERVAL="0.1",
+        PAYCODE_DEADLINE="5",
+    )
     return clean
 
 
@@ -93,8 +100,9 @@ def test_the_listening_line_the_token_file_and_sigterm(env: dict[str, str], tmp_
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     token = token_file.read_text().strip()
     with serving.http(token) as http:
-        answer = http.post("/v1/payments", json={"amount": "3.00", "currency": "CNY", "code": wechat("001"),
-                                                 "reference": "cli-1"})
+        answer = http.post(
+            "/v1/payments", json={"amount": "3.00", "currency": "CNY", "code": wechat("001"), "reference": "cli-1"}
+        )
         assert answer.status_code == 202, answer.text
         end = time.monotonic() + STEP
         while http.get("/v1/payments/cli-1").json()["state"] != "paid":
@@ -135,16 +143,26 @@ def test_the_token_from_the_environment(env: dict[str, str]) -> None:
     ],
 )
 def test_refusals_are_one_line_exit_2(env: dict[str, str], args: list[str], words: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "paycode", "serve", "--port", "0", *args], capture_output=True,
-                          text=True, env=env, timeout=STEP)
+    done = subprocess.run(
+        [sys.executable, "-m", "paycode", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=STEP,
+    )
     assert done.returncode == 2, done
     assert words in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_a_short_token_in_the_environment_is_refused(env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "paycode", "serve", "--port", "0"], capture_output=True,
-                          text=True, env={**env, "PAYCODE_BRIDGE_TOKEN": "short"}, timeout=STEP)
+    done = subprocess.run(
+        [sys.executable, "-m", "paycode", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**env, "PAYCODE_BRIDGE_TOKEN": "short"},
+        timeout=STEP,
+    )
     assert done.returncode == 2 and "at least 16 characters" in done.stderr
     assert "short" not in done.stderr.replace("shorter", "")
 
@@ -163,8 +181,15 @@ def test_a_bridge_killed_during_a_payment_recovers_it_and_the_client_sees_the_fi
     env: dict[str, str], gateway: SandboxServer
 ) -> None:
     c = gateway.credentials
-    env = {**env, "PAYCODE_GATEWAY": gateway.base_url, "PAYCODE_ACC_ID": c.acc_id, "PAYCODE_CLIENT_ID": c.client_id,
-           "PAYCODE_SALT": c.salt, "PAYCODE_READ_TIMEOUT": "10", "PAYCODE_BRIDGE_TOKEN": "kill-test-token-0123456789"}
+    env = {
+        **env,
+        "PAYCODE_GATEWAY": gateway.base_url,
+        "PAYCODE_ACC_ID": c.acc_id,
+        "PAYCODE_CLIENT_ID": c.client_id,
+        "PAYCODE_SALT": c.salt,
+        "PAYCODE_READ_TIMEOUT": "10",
+        "PAYCODE_BRIDGE_TOKEN": "kill-test-token-0123456789",
+    }
     token = env["PAYCODE_BRIDGE_TOKEN"]
     first = Serving(env)
     ws_base = first.url.replace("http://", "ws://")
@@ -172,8 +197,10 @@ def test_a_bridge_killed_during_a_payment_recovers_it_and_the_client_sees_the_fi
         ticket = http.post("/v1/tickets", json={}).json()["ticket"]
         with connect(f"{ws_base}/v1/events?ticket={ticket}") as ws:
             # slow_commit: the gateway commits SUCCESS at once and answers only after 2 s
-            answer = http.post("/v1/payments", json={"amount": "20.00", "currency": "CNY",
-                                                     "code": wechat("006"), "reference": "kill-1"})
+            answer = http.post(
+                "/v1/payments",
+                json={"amount": "20.00", "currency": "CNY", "code": wechat("006"), "reference": "kill-1"},
+            )
             assert answer.status_code == 202, answer.text
             last = None
             while True:
@@ -217,9 +244,27 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("needs the openssl command (Debian's openssl package) to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -227,14 +272,23 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 def test_allow_remote_serves_https(env: dict[str, str], certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     token = "tls-test-token-0123456789"
-    serving = Serving({**env, "PAYCODE_BRIDGE_TOKEN": token}, "--host", "0.0.0.0", "--allow-remote",
-                      "--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
+    serving = Serving(
+        {**env, "PAYCODE_BRIDGE_TOKEN": token},
+        "--host",
+        "0.0.0.0",
+        "--allow-remote",
+        "--ssl-certfile",
+        str(cert),
+        "--ssl-keyfile",
+        str(key),
+    )
     try:
         assert serving.url.startswith("https://0.0.0.0:")
         port = serving.url.rsplit(":", 1)[1]
         trust = ssl.create_default_context(cafile=str(cert))
-        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust,
-                          headers={"Authorization": f"Bearer {token}"}) as http:
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}", verify=trust, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
             assert http.get("/v1/lanes").status_code == 200
             assert http.get("/v1/lanes", headers={"Host": "evil.example"}).status_code == 403
         with pytest.raises(httpx.TransportError):  # no plain http on that port
@@ -247,8 +301,9 @@ def test_sigterm_follows_the_payment_under_way_then_exits_0(env: dict[str, str])
     token = "drain-test-token-0123456789"
     serving = Serving({**env, "PAYCODE_BRIDGE_TOKEN": token, "PAYCODE_DEADLINE": "1.5", "PAYCODE_CLOSE_GRACE": "1"})
     with serving.http(token) as http:
-        answer = http.post("/v1/payments", json={"amount": "4.00", "currency": "CNY", "code": wechat("004"),
-                                                 "reference": "drain-1"})
+        answer = http.post(
+            "/v1/payments", json={"amount": "4.00", "currency": "CNY", "code": wechat("004"), "reference": "drain-1"}
+        )
         assert answer.status_code == 202, answer.text
         end = time.monotonic() + STEP
         while http.get("/v1/payments/drain-1").json()["status"] != "PROCESSING":
