@@ -11,7 +11,7 @@ never worse off than without a waker, and a wake-up is only ever a reason to que
 - ``paycode.store.wake.DatagramWaker``: lanes on one machine sharing a SQLite journal; a UDP datagram on
   127.0.0.1 to each waiting process (their ports are files in a folder beside the journal).
 - ``paycode.store.wake.PostgresWaker``: lanes anywhere sharing a PostgreSQL journal; LISTEN/NOTIFY on
-  ``paycode_orders`` (the journal announces each final state in the transaction that applies it).
+  ``paycode_orders`` (the journal announces each final state once the transaction applying it commits).
 
 :func:`waker_for` builds the right one from the settings.
 """

@@ -9,7 +9,8 @@ interleave on one order and refunds never exceed what was paid; codes are stored
 What PostgreSQL adds:
 
 - a final state (``SUCCESS``, ``FAILED``, ``CLOSED``, ``CANCEL``) is announced with
-  ``NOTIFY paycode_orders, '<order id>'`` inside the transaction that applies it (delivered when it commits),
+  ``NOTIFY paycode_orders, '<order id>'`` right after the transaction that applies it commits (in a transaction
+  of its own that does not wait for the disk: see :meth:`PostgresJournal._announce`),
   so a lane waiting on that order wakes at once (:class:`paycode.store.wake.PostgresWaker`);
 - :meth:`PostgresJournal.claim` lets one recoverer at a time act on an order (a session advisory lock, released
   when the claim ends or its process dies);
@@ -128,6 +129,8 @@ class PostgresJournal:
         self._pool_size = max(2, pool_size)
         self._revive_lock = threading.Lock()
         self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        #: order ids whose final state a connection's open transaction applied: announced once it commits
+        self._announcements: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = self._new_pool()
 
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[tuple[Any, ...]]]:
@@ -222,14 +225,41 @@ class PostgresJournal:
                 yield conn
                 conn.commit()
             except BaseException:
+                self._announcements.pop(conn, None)
                 with contextlib.suppress(psycopg.Error):
                     conn.rollback()
                 raise
+            else:
+                self._announce(conn)
             finally:
                 self._returned[conn] = time.monotonic()
                 pool.putconn(conn)
         except psycopg.Error as exc:
             raise self._error(exc) from None
+
+    def _announce(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """NOTIFY the final states the committed transaction applied, in a transaction of their own.
+
+        Not inside the state's own transaction: PostgreSQL makes every transaction that notifies take one
+        database-wide lock through its commit, so lanes committing final states (each waiting for its flush to
+        disk) would queue behind each other. Here the notifying transaction writes nothing else and does not wait
+        for the disk (``synchronous_commit`` off: a wake-up needs no durability), and it follows the commit, so
+        a woken lane always finds the state. Best effort: lost, the lane polls as it would anyway.
+        """
+        import psycopg
+
+        ids = self._announcements.pop(conn, None)
+        if not ids:
+            return
+        try:
+            conn.execute(
+                "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, x) FROM unnest(%s::text[]) AS x",
+                (CHANNEL, ids),
+            )
+            conn.commit()
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
@@ -413,26 +443,15 @@ class PostgresJournal:
                         (transaction_id, now, order_id),
                     )
                 return False
-            # the move, its transition and (for a final state) its announcement: one round trip
+            # the move and its transition: one round trip
             conn.execute(
                 "WITH u AS (UPDATE orders SET status = %s, transaction_id = coalesce(%s, transaction_id),"
-                " updated_at = %s WHERE order_id = %s),"
-                " t AS (INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s))"
-                " SELECT CASE WHEN %s THEN pg_notify(%s, %s) END",
-                (
-                    new.value,
-                    transaction_id or None,
-                    now,
-                    order_id,
-                    order_id,
-                    new.value,
-                    now,
-                    note,
-                    self.announce and new in _ANNOUNCED,
-                    CHANNEL,
-                    order_id,
-                ),
+                " updated_at = %s WHERE order_id = %s)"
+                " INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
+                (new.value, transaction_id or None, now, order_id, order_id, new.value, now, note),
             )
+            if self.announce and new in _ANNOUNCED:
+                self._announcements.setdefault(conn, []).append(order_id)  # once the transaction has committed
             return True
 
     def mark_abandoned(self, order_id: str, reason: str) -> None:

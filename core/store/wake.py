@@ -3,8 +3,8 @@ receiver) applies news of it. Both are :class:`paycode.wake.LocalWaker` for wait
 
 :class:`PostgresWaker` (a PostgreSQL journal; lanes on any machine)
     A background thread holds one connection that ``LISTEN``\\s on ``paycode_orders``. The journal announces a
-    final state with ``NOTIFY paycode_orders, '<order id>'`` inside the transaction that applies it, so the
-    lane hears it when (and only when) it is committed; :meth:`PostgresWaker.notify` announces one too. While
+    final state with ``NOTIFY paycode_orders, '<order id>'`` once the transaction that applies it has
+    committed, so the lane hears it only when the state is there to be read; :meth:`PostgresWaker.notify` announces one too. While
     the connection is down the thread reconnects every few seconds and the lanes simply poll; after it is
     back every waiting lane is woken once (news may have been missed) and queries.
 
