@@ -4,9 +4,9 @@ receiver) applies news of it. Both are :class:`paycode.wake.LocalWaker` for wait
 :class:`PostgresWaker` (a PostgreSQL journal; lanes on any machine)
     A background thread holds one connection that ``LISTEN``\\s on ``paycode_orders``. The journal announces a
     final state with ``NOTIFY paycode_orders, '<order id>'`` once the transaction that applies it has
-    committed, so the lane hears it only when the state is there to be read; :meth:`PostgresWaker.notify` announces one too. While
-    the connection is down the thread reconnects every few seconds and the lanes simply poll; after it is
-    back every waiting lane is woken once (news may have been missed) and queries.
+    committed, so the lane hears it only when the state is there to be read; :meth:`PostgresWaker.notify`
+    announces one too. While the connection is down the thread reconnects every few seconds and the lanes
+    simply poll; after it is back every waiting lane is woken once (news may have been missed) and queries.
 
 :class:`DatagramWaker` (a SQLite journal; lanes and receiver on one machine)
     Each listening process binds a UDP socket on 127.0.0.1 (a free port) and records it as an empty file
