@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import socket
 import threading
 from collections.abc import Iterable
@@ -106,6 +107,11 @@ class BridgeServer:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ serving
+
+    def handle_signals_until_serving(self) -> None:
+        """Drain on SIGTERM/SIGINT from now on; uvicorn's own handlers take over inside :meth:`serve`."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.server.handle_exit(signum, frame))
 
     def serve(self) -> None:
         """Serve in this thread until drained (SIGTERM/SIGINT when this is the main thread)."""

@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
             notifications=_notifications(bridge, settings, args),
         )
         lanes = [lane.as_json() for lane in bridge.lanes.values()]
+        # a supervisor that reads the listening line may signal at once, before uvicorn installs its own
+        # handlers inside serve(): drain from here on, never die of the default action
+        server.handle_signals_until_serving()
         if args.json:
             print(
                 json.dumps(
