@@ -61,13 +61,6 @@ def setup() -> None:
     stamp_file.write_text(stamp)
 
 
-#: system programs the real-service tests need, and the Debian package that brings each
-SYSTEM_NEEDS = {
-    "initdb": ("postgresql", "the PostgreSQL journal tests (tests/store)"),
-    "chromium": ("chromium", "the browser tests of the bridge's cashier page (tests/bridge)"),
-}
-
-
 def _postgres_bin() -> str | None:
     """initdb is on PATH on some machines, under /usr/lib/postgresql/N/bin on Debian."""
     found = shutil.which("initdb")
@@ -77,13 +70,28 @@ def _postgres_bin() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+def _cjk_font() -> bool:
+    return any(Path("/usr/share/fonts").glob("**/*CJK*"))
+
+
+#: what the real-service tests need: (is it here?, the Debian package that brings it, what cannot run without it)
+SYSTEM_NEEDS = {
+    "initdb": (lambda: _postgres_bin() is not None, "postgresql", "the PostgreSQL journal tests (tests/store)"),
+    "chromium": (
+        lambda: shutil.which("chromium") is not None,
+        "chromium",
+        "the browser tests of the bridge's cashier page (tests/bridge)",
+    ),
+    "a CJK font": (
+        _cjk_font,
+        "fonts-noto-cjk",
+        "readable Chinese text in the cashier page's screenshots (the tests check the text, not the pixels)",
+    ),
+}
+
+
 def _missing_system() -> dict[str, tuple[str, str]]:
-    missing = {}
-    for program, need in SYSTEM_NEEDS.items():
-        present = _postgres_bin() if program == "initdb" else shutil.which(program)
-        if not present:
-            missing[program] = need
-    return missing
+    return {name: (pkg, tests) for name, (present, pkg, tests) in SYSTEM_NEEDS.items() if not present()}
 
 
 def system_setup() -> None:
