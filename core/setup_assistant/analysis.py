@@ -377,19 +377,25 @@ def analyse_bytes(
 
 
 def analyse_keyboard_reports(
-    reports: Sequence[tuple[float, bytes]], *, base_url: str, layout: str = "us", expected: str = TEST_TEXT
+    reports: Sequence[tuple[float, bytes]],
+    *,
+    base_url: str,
+    layout: str = "us",
+    expected: str = TEST_TEXT,
+    transport: str = "hid",
 ) -> Diagnosis:
-    """Boot keyboard reports of a keyboard-wedge scanner read through hidapi (``hid://VID:PID?mode=keyboard``).
+    """Boot keyboard reports of a keyboard-wedge scanner: read through hidapi (``hid://VID:PID?mode=keyboard``),
+    or made from its key events in the Linux input layer (``transport="evdev"``, the device grabbed).
 
     The reports are decoded under every layout table; the one giving the test code is the
     scanner's layout. ``layout`` is the one the URL gives now (default us).
     """
     if not reports:
-        return _nothing("hid")
+        return _nothing(transport)
     tables = layout_tables()
     if tables is None:
         return Diagnosis(
-            transport="hid", mode="keyboard", notes=("paycode-hid is not installed: pip install paycode-hid",)
+            transport=transport, mode="keyboard", notes=("paycode-hid is not installed: pip install paycode-hid",)
         )
     from paycode_hid import DecodedScan, KeyboardDecoder
 
@@ -404,7 +410,7 @@ def analyse_keyboard_reports(
     matching = [name for name, scans in found.items() if any(s.text == expected for s in scans)]
     if not matching:
         return Diagnosis(
-            transport="hid",
+            transport=transport,
             mode="keyboard",
             reads=len(found.get(layout, [])),
             problems=(
@@ -420,7 +426,7 @@ def analyse_keyboard_reports(
     read = [s for s in found[chosen] if s.text == expected]
     endings = {s.ending for s in read}
     problems: list[Problem] = []
-    params = {"mode": "keyboard", "layout": chosen}
+    params = {"layout": chosen} if transport == "evdev" else {"mode": "keyboard", "layout": chosen}
     if chosen != layout:
         problems.append(
             Problem(
@@ -443,18 +449,19 @@ def analyse_keyboard_reports(
         params["end"] = "tab"
     if len(read) > 1:
         problems.append(_duplicates(len(read), expected))
-    problems.append(
-        Problem(
-            "focused-window",
-            "a keyboard-wedge scanner read through hidapi: on Linux the kernel's keyboard driver still types the same "
-            "keys into whichever window has focus",
-            f"read it with evdev://<its /dev/input/by-id/ device>?layout={chosen} (paycode grabs it: its keys reach "
-            "no window) or switch the scanner to HID POS mode (its manual's 'USB HID POS' code) and use "
-            f"{base_url}?mode=pos",
+    if transport != "evdev":  # evdev grabs the device: its keys reach no window
+        problems.append(
+            Problem(
+                "focused-window",
+                "a keyboard-wedge scanner read through hidapi: on Linux the kernel's keyboard driver still types the "
+                "same keys into whichever window has focus",
+                f"read it with evdev://<its /dev/input/by-id/ device>?layout={chosen} (paycode grabs it: its keys "
+                "reach no window) or switch the scanner to HID POS mode (its manual's 'USB HID POS' code) and use "
+                f"{base_url}?mode=pos",
+            )
         )
-    )
     return Diagnosis(
-        transport="hid",
+        transport=transport,
         mode="keyboard",
         url=_with_params(base_url, params),
         suffix="tab" if endings == {"tab"} else ("cr" if "enter" in endings else None),
@@ -462,7 +469,9 @@ def analyse_keyboard_reports(
         reads=len(read),
         problems=tuple(problems),
         notes=(f"the keys are decoded with the scanner's own layout ({chosen}), whatever this computer's is",),
-        alternatives=(f"evdev:///dev/input/by-id/<the scanner>-event-kbd?layout={chosen}", f"{base_url}?mode=pos"),
+        alternatives=()
+        if transport == "evdev"
+        else (f"evdev:///dev/input/by-id/<the scanner>-event-kbd?layout={chosen}", f"{base_url}?mode=pos"),
     )
 
 

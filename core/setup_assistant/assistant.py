@@ -9,7 +9,7 @@ from typing import Any, cast
 from ..errors import ScannerConfigError, ScannerGone
 from ..scanning import ScannerURL
 from .analysis import TEST_TEXT, Diagnosis, analyse_bytes, analyse_keyboard_reports, analyse_pos_reports
-from .capture import Captured, capture_hid, capture_serial, capture_stdin
+from .capture import Captured, capture_evdev, capture_hid, capture_serial, capture_stdin
 
 __all__ = ["CAPTURED_SCHEMES", "STDIN_CANDIDATE", "candidates", "diagnose", "diagnose_any"]
 
@@ -20,7 +20,7 @@ STDIN_CANDIDATE: dict[str, Any] = {
     "description": "a keyboard-wedge scanner typing into this terminal",
 }
 #: the schemes whose raw input the assistant can read
-CAPTURED_SCHEMES = ("stdin", "serial", "serial+socket", "serial+rfc2217", "rfc2217", "serial+loop", "hid")
+CAPTURED_SCHEMES = ("stdin", "serial", "serial+socket", "serial+rfc2217", "rfc2217", "serial+loop", "hid", "evdev")
 
 
 def candidates(host: Any) -> tuple[list[dict[str, Any]], list[str]]:
@@ -114,8 +114,6 @@ def _capturable(url_text: str) -> ScannerURL:
     url = ScannerURL.parse(url_text)
     if url.scheme not in CAPTURED_SCHEMES:
         hint = ""
-        if url.scheme == "evdev":
-            hint = " (an evdev keyboard is the same scanner as its hid://VID:PID?mode=keyboard device)"
         if url.scheme.startswith("camera"):
             hint = " (a camera needs no set-up: paycode scan --scanner camera://0 shows what it reads)"
         raise ScannerConfigError(
@@ -131,6 +129,8 @@ def _capture(
     """``(kind, captured)``: kind is stdin, serial, or the HID mode (pos or keyboard)."""
     if url.scheme == "stdin":
         return "stdin", capture_stdin(timeout=timeout, settle=settle, fd=stdin_fd, **listen)
+    if url.scheme == "evdev":
+        return "evdev", capture_evdev(url, timeout=timeout, settle=settle, **listen)
     if url.scheme == "hid":
         kind, reports = capture_hid(url, timeout=timeout, settle=settle, backend=hid_backend, **listen)
         if reports and all(len(r) == 64 and r[0] == 0x02 for _, r in reports):
@@ -143,6 +143,11 @@ def _analyse(url: ScannerURL, captured: tuple[str, Captured], expected: str) -> 
     kind, chunks = captured
     if kind == "stdin":
         return analyse_bytes(chunks, transport="stdin", base_url="stdin://", expected=expected)
+    if kind == "evdev":
+        base = url.raw.partition("?")[0]
+        return analyse_keyboard_reports(
+            chunks, base_url=base, layout=url.get_str("layout") or "us", expected=expected, transport="evdev"
+        )
     if kind in {"pos", "keyboard"}:
         base = f"hid://{url.target}" if url.target else "hid://"
         if kind == "pos":

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ScannerConfigError, ScannerGone, UsageError
 from ..scanning import ScannerURL
 
-__all__ = ["Captured", "capture_hid", "capture_serial", "capture_stdin", "collect"]
+__all__ = ["Captured", "capture_evdev", "capture_hid", "capture_serial", "capture_stdin", "collect"]
 
 Captured = list[tuple[float, bytes]]
 _SLICE = 0.05
@@ -167,3 +167,27 @@ def capture_hid(
         return kind, collect(read, timeout=timeout, settle=settle, **listen)
     finally:
         device.close()
+
+
+def capture_evdev(url: ScannerURL, *, timeout: float, settle: float, **listen: Any) -> Captured:
+    """The boot keyboard reports a keyboard-wedge scanner's key events make, read from the Linux input layer.
+
+    The device is grabbed while reading (as ``evdev://`` does), so the keys reach no window.
+    """
+    try:
+        from paycode_hid import EvdevKeyDecoder, EvdevScanner
+    except ImportError:
+        raise UsageError("reading an evdev device needs paycode-hid (pip install paycode-hid)") from None
+    scanner = EvdevScanner(url)
+    scanner.open()
+    keys = EvdevKeyDecoder()
+    try:
+
+        def read(wait: float) -> bytes:
+            reports = [keys.report(*event) for event in scanner.read_events(wait)]
+            return b"".join(r for r in reports if r is not None)
+
+        chunks = collect(read, timeout=timeout, settle=settle, **listen)
+    finally:
+        scanner.close()
+    return [(at, data[i : i + 8]) for at, data in chunks for i in range(0, len(data), 8)]

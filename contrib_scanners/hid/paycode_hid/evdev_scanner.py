@@ -104,8 +104,16 @@ class EvdevKeyDecoder:
 
     def feed(self, event_type: int, code: int, value: int) -> Sequence[Result]:
         """Decode one input event; return the scans it finished."""
+        report = self.report(event_type, code, value)
+        return () if report is None else self.keyboard.feed(report)
+
+    def report(self, event_type: int, code: int, value: int) -> bytes | None:
+        """The boot keyboard report the keys down make after this event; None for an event that changes none.
+
+        A key no layout types makes the scan under way discarded (and no report).
+        """
         if event_type != EV_KEY or value == KEY_REPEAT:
-            return ()
+            return None
         bit = LINUX_MODIFIER_BITS.get(code)
         if bit is not None:
             self._modifier = self._modifier | bit if value else self._modifier & ~bit
@@ -114,13 +122,13 @@ class EvdevKeyDecoder:
             if usage is None:
                 if value == KEY_DOWN:
                     self.keyboard.reject(f"Linux key code {code} is not a key a scanner types")
-                return ()
+                return None
             if value == KEY_DOWN and usage not in self._down:
                 self._down.append(usage)
             elif value == KEY_UP and usage in self._down:
                 self._down.remove(usage)
         keys = bytes(self._down) if len(self._down) <= 6 else ROLLOVER
-        return self.keyboard.feed(bytes((self._modifier, 0)) + keys.ljust(6, b"\0"))
+        return bytes((self._modifier, 0)) + keys.ljust(6, b"\0")
 
 
 def _load_evdev() -> tuple[Callable[[str], InputDevice], Callable[[], list[str]]]:
@@ -221,6 +229,26 @@ class EvdevScanner(DecodingScanner):
             self._decoder.reset()
         self._ready.clear()
         self._input_arrived()
+
+    def read_events(self, wait: float) -> list[tuple[int, int, int]]:
+        """Raw ``(type, code, value)`` input events within ``wait`` seconds (``paycode setup scanner``);
+        ScannerGone when the device went away."""
+        with self._lock:
+            device = self._device
+            if device is None:
+                raise ScannerGone("the input device is not open", scanner=self.source)
+            readable, _, _ = select.select([device.fd], [], [], wait)
+            if not readable:
+                return []
+            try:
+                events = list(device.read())
+            except BlockingIOError:
+                return []
+            except OSError as exc:
+                raise self._gone(f"reading failed ({exc})") from None
+            if not events:
+                raise self._gone("the input device reported end of file")
+            return [(event.type, event.code, event.value) for event in events]
 
     def _matches(self, device: InputDevice) -> bool:
         if self.name and self.name.casefold() not in (device.name or "").casefold():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import paycode_hid.hidapi_scanner
 import pytest
@@ -106,3 +107,39 @@ def test_another_code_and_nothing_are_named() -> None:
     assert names(d) == ["not-the-test-code"]
     d = diagnose("hid://0c2e:0b61?mode=keyboard", timeout=0.3, settle=0.1, hid_backend=keyboard())
     assert names(d) == ["nothing"]
+
+
+EVDEV_PATH = "/dev/input/by-id/usb-Honeywell_Imaging_1900-event-kbd"
+
+
+def evdev_device(monkeypatch: pytest.MonkeyPatch, pipe_devices: Any, *events: Any) -> Any:
+    import paycode_hid.evdev_scanner
+
+    device = pipe_devices(EVDEV_PATH)
+    monkeypatch.setattr(paycode_hid.evdev_scanner, "_load_evdev", lambda: (lambda path: device, lambda: [EVDEV_PATH]))
+    for batch in events:
+        device.send(batch)
+    return device
+
+
+def test_evdev_grabbed_wrong_layout_and_no_focused_window(monkeypatch: pytest.MonkeyPatch, pipe_devices: Any) -> None:
+    from paycode_hid import key_events
+
+    device = evdev_device(monkeypatch, pipe_devices, key_events(keyboard_reports(TEST_TEXT, "de")))
+    d = diagnose(f"evdev://{EVDEV_PATH}", timeout=2, settle=0.2)
+    assert names(d) == ["wrong-layout"]  # grabbed: its keys reach no window
+    assert d.url == f"evdev://{EVDEV_PATH}?layout=de" and d.transport == "evdev"
+    assert device.closed  # released after the capture
+
+
+def test_evdev_missing_suffix_and_duplicates(monkeypatch: pytest.MonkeyPatch, pipe_devices: Any) -> None:
+    from paycode_hid import key_events
+
+    once = key_events(keyboard_reports(TEST_TEXT, "us", end=None))
+    evdev_device(monkeypatch, pipe_devices, once)
+    d = diagnose(f"evdev://{EVDEV_PATH}", timeout=2, settle=0.2)
+    assert names(d) == ["missing-suffix"] and d.url == f"evdev://{EVDEV_PATH}?layout=us&end=gap"
+    twice = key_events(keyboard_reports(TEST_TEXT, "us") * 2)
+    evdev_device(monkeypatch, pipe_devices, twice)
+    d = diagnose(f"evdev://{EVDEV_PATH}", timeout=2, settle=0.2)
+    assert names(d) == ["duplicate-reads"] and d.ok is False and d.reads == 2
