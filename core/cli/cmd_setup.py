@@ -102,10 +102,15 @@ def run(args: argparse.Namespace) -> int:
     png = write_png(Path(args.png), [(symbol(TEST_TEXT, "code128"), "code128"), (symbol(TEST_TEXT, "qr"), "qr")])
     print(f"\ntest barcode {TEST_TEXT!r} ({args.symbology}; Code 128 and QR in {png}):", file=human)
     print(blocks(shown, args.symbology), file=human)
-    # evdev keyboards are left out of auto: grabbing them would take this computer's own keyboard too (a
-    # keyboard-wedge scanner is heard on stdin:// instead); name one with --device evdev://... to read it
+    # keyboards are left out of auto: grabbing an evdev keyboard would take this computer's own keyboard too,
+    # and its typing would be heard first on a hid:// keyboard; a keyboard-wedge scanner is heard on stdin://
+    # instead (name its device with --device to read it there)
     auto = [s for s in CAPTURED_SCHEMES if s != "evdev"]
-    listened = [d["url"] for d in found if d.get("scheme") in auto and d.get("url")]
+    listened = [
+        d["url"]
+        for d in found
+        if d.get("scheme") in auto and d.get("url") and "mode=keyboard" not in d["url"] and d.get("hid_pos", True)
+    ]
     where = "any of " + ", ".join(listened) if args.device == "auto" else args.device
     print(f"\nscan it now with the scanner on {where} (waiting up to {args.timeout:g} s) ...", file=human, flush=True)
     if args.device == "auto":
