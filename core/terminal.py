@@ -32,6 +32,7 @@ from .journal import JournalBackend, open_journal
 from .masking import mask_code
 from .models import Money, Payment, PaymentRequest, PollingPolicy, Scan, WalletType
 from .payflow import (
+    Flow,
     FlowContext,
     RefundResult,
     drive,
@@ -321,6 +322,26 @@ class _TerminalBase:
             trade_country=given.trade_country or self.settings.trade_country,
         )
 
+    def _pay_flow(
+        self, sale: Sale, text: str, poll_interval: float | None, deadline: float | None, fields: PayFields
+    ) -> Flow[Payment]:
+        """The pay flow for a code read or given (both terminals): its wallet, polling and request checked."""
+        wallet = self.wallet_for(sale, text)
+        policy = self.polling(wallet, poll_interval, deadline)
+        return pay_flow(self.context, self.request(sale, wallet, text, fields), policy)
+
+    def _refund_flow(
+        self,
+        order_id: str,
+        amount: Amount,
+        currency: str | None,
+        poll_interval: float | None,
+        deadline: float | None,
+    ) -> Flow[RefundResult]:
+        value, asked = _refund_amount(amount, currency)
+        policy = self.refund_polling(poll_interval, deadline)
+        return refund_flow(self.context, order_id, value, policy, currency=asked)
+
     def given_code(self, sale: Sale, code: str) -> str:
         code = code.strip()
         self.host.emit("scan", sale.order_id, text=mask_code(code), length=len(code), source="given")
@@ -437,12 +458,10 @@ class Terminal(_TerminalBase):
                 text = _scanned(supervisor.read(timeout=scan_timeout), scan_timeout)
             else:
                 text = self._scan(scanner, scan_timeout)
-            wallet = self.wallet_for(sale, text)
-            policy = self.polling(wallet, poll_interval, deadline)
             fields = PayFields(pay_result_url, remark, goods, customer, shopper_ip, trade_country)
-            request = self.request(sale, wallet, text, fields)
+            flow = self._pay_flow(sale, text, poll_interval, deadline, fields)
             with self._in_flight(sale.order_id):
-                return drive(pay_flow(self.context, request, policy), self.gateway, sleep=self._sleep)
+                return drive(flow, self.gateway, sleep=self._sleep)
 
     def _scan(self, url: str | None, timeout: float) -> str:
         with self.host.open_scanner(url) as supervisor:
@@ -471,9 +490,7 @@ class Terminal(_TerminalBase):
         and only in the order's currency: a ``Money`` amount or ``currency`` naming another is refused
         (OrderError naming both) before anything is sent. Errors are also emitted as ``payment.error``."""
         with self.reporting("refund", order_id):
-            value, asked = _refund_amount(amount, currency)
-            policy = self.refund_polling(poll_interval, deadline)
-            flow = refund_flow(self.context, order_id, value, policy, currency=asked)
+            flow = self._refund_flow(order_id, amount, currency, poll_interval, deadline)
             return drive(flow, self.gateway, sleep=self._sleep)
 
     def close(self) -> None:
@@ -576,12 +593,9 @@ class AsyncTerminal(_TerminalBase):
                 text = _scanned(await supervisor.aread(timeout=scan_timeout), scan_timeout)
             else:
                 text = await self._scan(scanner, scan_timeout)
-            wallet = self.wallet_for(sale, text)
-            policy = self.polling(wallet, poll_interval, deadline)
             fields = PayFields(pay_result_url, remark, goods, customer, shopper_ip, trade_country)
-            request = self.request(sale, wallet, text, fields)
+            flow = self._pay_flow(sale, text, poll_interval, deadline, fields)
             with self._in_flight(sale.order_id, asyncio.get_running_loop()):
-                flow = pay_flow(self.context, request, policy)
                 return await drive_async(flow, self.gateway, sleep=self._sleep_async)
 
     async def _scan(self, url: str | None, timeout: float) -> str:
@@ -613,9 +627,7 @@ class AsyncTerminal(_TerminalBase):
         """As :meth:`Terminal.refund`, awaited."""
         await self.start()
         with self.reporting("refund", order_id):
-            value, asked = _refund_amount(amount, currency)
-            policy = self.refund_polling(poll_interval, deadline)
-            flow = refund_flow(self.context, order_id, value, policy, currency=asked)
+            flow = self._refund_flow(order_id, amount, currency, poll_interval, deadline)
             return await drive_async(flow, self.gateway, sleep=self._sleep_async)
 
     async def close(self) -> None:
