@@ -60,7 +60,14 @@ class PostgresWaker(LocalWaker):
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.dsn.conninfo, autocommit=True, connect_timeout=5, application_name="paycode-wake")
+        # a wake-up needs no durability: its (NOTIFY-only) transactions do not wait for the disk
+        return psycopg.connect(
+            self.dsn.conninfo,
+            autocommit=True,
+            connect_timeout=5,
+            application_name="paycode-wake",
+            options="-c synchronous_commit=off",
+        )
 
     def _listen(self) -> None:
         import psycopg
