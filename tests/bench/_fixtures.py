@@ -29,8 +29,12 @@ CURRENCY = "CNY"
 
 
 def success_codes(count: int, *, start: int = 0) -> list[str]:
-    """``count`` distinct WeChat-shaped codes ending ``001`` (the sandbox's success scenario)."""
-    return [f"13{i:013d}001" for i in range(start, start + count)]
+    """``count`` distinct WeChat-shaped codes ending ``001`` (the sandbox's success scenario).
+
+    The seventh digit from the end is always 0: the sandbox reads a code ending in 9 and a result code
+    (``9107001``…) as that result's scenario, which a counter in those places would sometimes spell.
+    """
+    return [f"13{i // 1000:09d}0{i % 1000:03d}001" for i in range(start, start + count)]
 
 
 class MemoryScanner:
