@@ -251,6 +251,7 @@ class Lane:
             "busy": job is not None,
             "payment": job.view.reference if job is not None else None,
             "counts": dict(self.counts),
+            "scanner_stats": self.supervisor.stats().as_json() if self.supervisor is not None else None,
         }
 
     # ------------------------------------------------------------------ payments

@@ -336,7 +336,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Lane": {
         "type": "object",
-        "required": ["name", "scanner", "scanner_state", "last_scan_at", "busy", "payment", "counts"],
+        "required": ["name", "scanner", "scanner_state", "last_scan_at", "busy", "payment", "counts", "scanner_stats"],
         "properties": {
             "name": {"type": "string"},
             "scanner": _NULLABLE_STRING,
@@ -345,7 +345,62 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "last_scan_at": _TIME,
             "busy": {"type": "boolean"},
             "payment": _NULLABLE_STRING,
-            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "counts": {
+                "type": "object",
+                "description": "payments this lane ended, by final state, since the bridge started",
+                "additionalProperties": {"type": "integer"},
+            },
+            "scanner_stats": {
+                "description": "the scanner's health and statistics (null for a lane without a scanner)",
+                "oneOf": [{"$ref": "#/components/schemas/ScannerStats"}, {"type": "null"}],
+            },
+        },
+    },
+    "ScannerStats": {
+        "type": "object",
+        "description": (
+            "Health and statistics of a lane's scanner since the bridge started (UnifiedPOS CheckHealth / "
+            "RetrieveStatistics): paycode.supervisor.ScannerStats"
+        ),
+        "required": [
+            "scanner",
+            "state",
+            "healthy",
+            "scans",
+            "repeats",
+            "discarded",
+            "discarded_total",
+            "errors",
+            "losses",
+            "reconnects",
+            "feedback",
+            "feedback_kinds",
+            "last_error",
+            "opened_at",
+            "last_scan",
+            "last_seen",
+        ],
+        "properties": {
+            "scanner": {"type": "string", "description": "the scanner URL, passwords hidden"},
+            "state": {"type": "string", "enum": ["open", "waiting", "ended", "closed"]},
+            "healthy": {"type": "boolean", "description": "true while the scanner is open"},
+            "scans": {"type": "integer", "description": "scans delivered"},
+            "repeats": {"type": "integer", "description": "repeats of the same code suppressed"},
+            "discarded": {
+                "type": "object",
+                "description": "input discarded, by kind (garbage, overlong, empty, …: docs/scanners.md)",
+                "additionalProperties": {"type": "integer"},
+            },
+            "discarded_total": {"type": "integer"},
+            "errors": {"type": "integer", "description": "plugin failures other than discards"},
+            "losses": {"type": "integer", "description": "times the device vanished or failed to reopen"},
+            "reconnects": {"type": "integer", "description": "times it came back"},
+            "feedback": {"type": "integer", "description": "feedback signals sent (good read, bad read, …)"},
+            "feedback_kinds": {"type": "array", "items": {"type": "string"}},
+            "last_error": _NULLABLE_STRING,
+            "opened_at": _TIME,
+            "last_scan": _TIME,
+            "last_seen": _TIME,
         },
     },
     "LaneList": {

@@ -242,6 +242,7 @@ def test_a_payment_with_a_code_is_paid_listed_and_refunded(serve: Serve) -> None
             "busy": False,
             "payment": None,
             "counts": {"cancelled": 0, "closed": 0, "declined": 0, "failed": 0, "paid": 1, "unresolved": 0},
+            "scanner_stats": None,
         }
     ]
     metrics = httpx.get(f"{run.url}/metrics").text

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from paycode.journal import Journal
 
@@ -145,3 +148,59 @@ def test_draining_refuses_new_payments_and_finishes_the_ones_under_way(serve: Se
 
 def error_code(answer: httpx.Response) -> tuple[int, str]:
     return answer.status_code, answer.json()["error"]["code"]
+
+
+def test_lanes_show_the_scanners_health_and_statistics(serve: Serve, tmp_path: Path) -> None:
+    # the port is a symlink to a pty, so the scanner can be unplugged and plugged in again at the same path
+    port = tmp_path / "ttyScanner"
+    first = PtyScanner()
+    port.symlink_to(first.path)
+    run = serve({"front": f"serial://{port}?suffix=cr&max_length=32", "kiosk": None})
+    wait_for(lambda: lane_state(run, "front")["scanner_state"] == "open")
+    assert lane_state(run, "kiosk")["scanner_stats"] is None
+    stats = scanner_stats(run)
+    assert (stats["state"], stats["healthy"], stats["scans"], stats["discarded_total"]) == ("open", True, 0, 0)
+    assert stats["opened_at"] is not None and stats["last_scan"] is None
+
+    assert run.pay(reference="h-1", lane="front").status_code == 202
+    first.write(wechat("001").encode() + b"\r")
+    assert run.wait_state("h-1")["state"] == "paid"
+    stats = scanner_stats(run)
+    assert stats["scans"] == 1 and stats["last_scan"] is not None
+    assert stats["scanner"] == f"serial://{port}?suffix=cr&max_length=32"
+
+    first.write(b"\x1b[A\r" + b"5" * 40 + b"\r")  # line noise and a frame above max_length: both discarded
+    wait_for(lambda: scanner_stats(run)["discarded_total"] == 2)
+    stats = scanner_stats(run)
+    assert stats["discarded"] == {"garbage": 1, "overlong": 1} and stats["scans"] == 1
+    assert "max_length=32" in stats["last_error"]
+
+    first.unplug()
+    wait_for(lambda: scanner_stats(run)["losses"] >= 1)
+    assert scanner_stats(run)["state"] == "waiting" and scanner_stats(run)["healthy"] is False
+    assert lane_state(run, "front")["scanner_state"] in ("gone", "reopening")
+    second = PtyScanner()
+    try:
+        port.unlink()
+        port.symlink_to(second.path)  # plugged in again
+        wait_for(lambda: scanner_stats(run)["reconnects"] == 1)
+        assert lane_state(run, "front")["scanner_state"] == "open" and scanner_stats(run)["healthy"] is True
+        assert run.pay(reference="h-2", lane="front").status_code == 202
+        second.write(wechat("002").encode() + b"\r")
+        assert run.wait_state("h-2")["state"] == "declined"
+        stats = scanner_stats(run)
+        assert (stats["scans"], stats["discarded_total"], stats["reconnects"]) == (2, 2, 1)
+        metrics = httpx.get(f"{run.url}/metrics").text
+        assert 'paycode_bridge_scanner_reconnects_total{lane="front"} 1.0' in metrics
+        # the answer is what /openapi.json promises (the schemathesis run has no lane with a scanner)
+        document = httpx.get(f"{run.url}/openapi.json").json()
+        lane_list = {"$ref": "#/components/schemas/LaneList", "components": document["components"]}
+        jsonschema_rs.Draft202012Validator(lane_list).validate(run.http.get("/v1/lanes").json())
+    finally:
+        second.close()
+
+
+def scanner_stats(run: Running, name: str = "front") -> dict[str, Any]:
+    stats = lane_state(run, name)["scanner_stats"]
+    assert isinstance(stats, dict)
+    return stats

@@ -52,6 +52,28 @@ export interface Lane {
   busy: boolean;
   payment: string | null;
   counts: Record<string, number>;
+  /** the scanner's health and statistics; null for a lane without a scanner */
+  scanner_stats: ScannerStats | null;
+}
+
+/** Health and statistics of a lane's scanner since the bridge started (counts, times as ISO 8601 UTC). */
+export interface ScannerStats {
+  scanner: string;
+  state: "open" | "waiting" | "ended" | "closed";
+  healthy: boolean;
+  scans: number;
+  repeats: number;
+  discarded: Record<string, number>;
+  discarded_total: number;
+  errors: number;
+  losses: number;
+  reconnects: number;
+  feedback: number;
+  feedback_kinds: string[];
+  last_error: string | null;
+  opened_at: string | null;
+  last_scan: string | null;
+  last_seen: string | null;
 }
 
 /** One event of the stream: the JSON of `paycode pay --json` lines, plus `id` and `lane`. */
