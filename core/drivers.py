@@ -8,9 +8,10 @@
   worker thread and leaves it behind when it stalls; the asyncio driver uses ``wait_for``);
 - a sleep: through the terminal's sleeper (a waker, a cancel);
 - the journal: the sync driver writes on its own thread; the asyncio driver hands every journal
-  effect to the journal's writer thread (:class:`_Writer`), so a durable commit never holds up the
-  event loop and the lanes' flushes overlap. Writes of several lanes sharing a journal that
-  wait at the same time are made as one transaction. Every flow waits for its own write: its intent
+  effect to a writer thread (:class:`_Writer`, a few shared by every journal, a journal always
+  on the same one), so a durable commit never holds up the event loop and the lanes' flushes
+  overlap. Writes of several lanes sharing a journal that wait at the same time are made as one
+  transaction. Every flow waits for its own write: its intent
   is durable before its request leaves, and its events (emitted by the flow after the ``yield``)
   follow the durable write;
 - the clock, a zero sleep and a call with no time left need no waiting: answered in the loop itself.
@@ -159,23 +160,28 @@ def _journal(journal: JournalBackend, effect: Effect) -> Any:
     return None
 
 
+#: writer threads of the asyncio drivers, shared by every journal of the process: enough to keep several durable
+#: commits in flight (their flushes overlap), few enough that they do not fight the event loop for the GIL
+#: (one thread per journal made 100 lanes spend about twice the CPU per payment)
+WRITER_THREADS = 4
 #: a writer thread with nothing to do for this long ends (a new one starts with the next effect)
 _WRITER_IDLE = 2.0
-_Queued = tuple[Effect, "asyncio.Future[Any]"]
+_Queued = tuple[JournalBackend, Effect, "asyncio.Future[Any]"]
 _Settled = tuple["asyncio.Future[Any]", bool, Any]
 
 
 class _Writer:
-    """The thread that performs the asyncio drivers' journal effects for one journal, in the order they came.
+    """A thread that performs the asyncio drivers' journal effects; a journal's effects always go to the same one.
 
-    Effects that queue up while it works are taken together: consecutive writes (of several lanes
-    sharing the journal) are made as one transaction, one flush. When that transaction fails, each
-    write is made again on its own, so every flow learns its own outcome and no write depends on
-    another flow's. Each waiting flow is answered on its own event loop once its write is durable.
+    Effects that queue up while it works are taken together: the writes of each journal among them (several
+    lanes sharing it) are made as one transaction, one flush. When that transaction fails, each write is made
+    again on its own, so every flow learns its own outcome and no write depends on another flow's. Waiting
+    flows are answered on their event loop, once their own write is durable: one wake-up of the loop for all.
+    Effects of different flows may be reordered (they were concurrent); a flow has one effect out at a time.
     """
 
-    def __init__(self, journal: JournalBackend) -> None:
-        self.journal = journal
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
         self.jobs: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._serve, name="paycode-journal", daemon=True)
 
@@ -185,8 +191,8 @@ class _Writer:
                 jobs = [self.jobs.get(timeout=_WRITER_IDLE)]
             except queue.Empty:
                 with _WRITERS_LOCK:
-                    if self.jobs.empty():  # submit() puts under the same lock: nothing can be left behind
-                        _WRITERS.pop(id(self.journal), None)
+                    if self.jobs.empty():  # _submit puts under the same lock: nothing can be left behind
+                        del _WRITERS[self.slot]
                         return
                 continue
             while True:
@@ -194,39 +200,44 @@ class _Writer:
                     jobs.append(self.jobs.get_nowait())
                 except queue.Empty:
                     break
-            _settle(self._work(jobs))
+            _settle(_work(jobs))
 
-    def _work(self, jobs: list[_Queued]) -> list[_Settled]:
-        settled: list[_Settled] = []
-        writes: list[_Queued] = []
-        for job in jobs:
-            if isinstance(job[0], Write):
-                writes.append(job)
-                continue
-            settled += self._writes(writes)
-            writes = []
-            settled.append(self._one(job))
-        return settled + self._writes(writes)
 
-    def _writes(self, jobs: list[_Queued]) -> list[_Settled]:
-        if len(jobs) < 2:
-            return [self._one(job) for job in jobs]
-        try:
-            with self.journal.batch():
-                for effect, _ in jobs:
-                    assert isinstance(effect, Write)
-                    for one in effect.steps:
-                        one.run(self.journal)
-        except Exception:
-            return [self._one(job) for job in jobs]  # rolled back: each on its own, with its own outcome
-        return [(future, True, None) for _, future in jobs]
+def _work(jobs: list[_Queued]) -> list[_Settled]:
+    settled: list[_Settled] = []
+    writes: dict[int, list[_Queued]] = {}
+    for job in jobs:
+        if isinstance(job[1], Write):
+            writes.setdefault(id(job[0]), []).append(job)
+        else:
+            settled.append(_one(job))
+    for group in writes.values():
+        settled += _writes(group)
+    return settled
 
-    def _one(self, job: _Queued) -> _Settled:
-        effect, future = job
-        try:
-            return future, True, _journal(self.journal, effect)
-        except Exception as exc:
-            return future, False, exc
+
+def _writes(jobs: list[_Queued]) -> list[_Settled]:
+    """The writes of one journal: one transaction when there are several, each alone when that fails."""
+    if len(jobs) < 2:
+        return [_one(job) for job in jobs]
+    journal = jobs[0][0]
+    try:
+        with journal.batch():
+            for _, effect, _ in jobs:
+                assert isinstance(effect, Write)
+                for one in effect.steps:
+                    one.run(journal)
+    except Exception:
+        return [_one(job) for job in jobs]  # rolled back: each on its own, with its own outcome
+    return [(future, True, None) for _, _, future in jobs]
+
+
+def _one(job: _Queued) -> _Settled:
+    journal, effect, future = job
+    try:
+        return future, True, _journal(journal, effect)
+    except Exception as exc:
+        return future, False, exc
 
 
 _WRITERS: dict[int, _Writer] = {}
@@ -234,14 +245,15 @@ _WRITERS_LOCK = threading.Lock()
 
 
 def _submit(journal: JournalBackend, effect: Effect) -> asyncio.Future[Any]:
-    """Hand a journal effect to the journal's writer thread (started when there is none); its future."""
+    """Hand a journal effect to its journal's writer thread (started when there is none); its future."""
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    slot = hash((id(journal),)) % WRITER_THREADS
     with _WRITERS_LOCK:
-        writer = _WRITERS.get(id(journal))
-        if writer is None or writer.journal is not journal:
-            writer = _WRITERS[id(journal)] = _Writer(journal)
+        writer = _WRITERS.get(slot)
+        if writer is None:
+            writer = _WRITERS[slot] = _Writer(slot)
             writer.thread.start()
-        writer.jobs.put((effect, future))
+        writer.jobs.put((journal, effect, future))
     return future
 
 
