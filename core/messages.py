@@ -2,8 +2,9 @@
 """The cashier-facing message catalogue: every text a cashier reads, in 简体中文, 繁體中文 and English.
 
 One catalogue serves the bridge's cashier page (exported as JSON at ``/v1/messages``) and
-the command line where their texts overlap. A message is looked up by key and language;
-``{name}`` placeholders are filled from keyword arguments::
+the command line where their texts overlap (the ``cli_*`` keys and the page's ``scan``,
+``password`` and ``cancelling``; the command line's language: :func:`cli_language`). A
+message is looked up by key and language; ``{name}`` placeholders are filled from keyword arguments::
 
     from paycode.messages import message, negotiate
 
@@ -16,10 +17,21 @@ language falls back to English.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CATALOGUE", "DEFAULT_LANGUAGE", "LANGUAGES", "catalogue", "message", "negotiate"]
+__all__ = [
+    "CATALOGUE",
+    "CLI_SHARES",
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LANGUAGE_VARIABLES",
+    "catalogue",
+    "cli_language",
+    "message",
+    "negotiate",
+]
 
 #: the languages of the catalogue, as BCP 47 tags
 LANGUAGES: tuple[str, ...] = ("zh-Hans", "zh-Hant", "en")
@@ -104,6 +116,49 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "zh-Hant": "金額格式不正確，例如 12.50",
         "en": "The amount is not valid; write it like 12.50",
     },
+    # the command line's cashier lines (paycode pay / demo / refund step lines). Their English is the text the
+    # CLI always printed (scripts and docs rely on it); the Chinese opens with the page's text of the same moment
+    # (cli_paid with "paid", cli_declined with "declined", …: tests/bridge/test_messages.py checks it)
+    "cli_paid": {
+        "zh-Hans": "已付款 {amount}，订单号 {order}，交易号 {transaction}",
+        "zh-Hant": "已付款 {amount}，訂單號 {order}，交易號 {transaction}",
+        "en": "PAID {amount} order {order} transaction {transaction}",
+    },
+    "cli_declined": {
+        "zh-Hans": "支付被拒绝，请顾客换一个付款码（{status}，订单号 {order}）",
+        "zh-Hant": "支付被拒絕，請顧客換一個付款碼（{status}，訂單號 {order}）",
+        "en": "NOT PAID ({status}) order {order}; ask for a fresh code",
+    },
+    "cli_closed": {
+        "zh-Hans": "订单已关闭，未扣款（{status}，订单号 {order}）；请顾客换一个付款码",
+        "zh-Hant": "訂單已關閉，未扣款（{status}，訂單號 {order}）；請顧客換一個付款碼",
+        "en": "NOT PAID ({status}) order {order}; ask for a fresh code",
+    },
+    "cli_unresolved": {
+        "zh-Hans": "结果未确认，已记录，稍后自动核对（{status}，订单号 {order}）；若顾客其实已付款，将自动退款",
+        "zh-Hant": "結果未確認，已記錄，稍後自動核對（{status}，訂單號 {order}）；若顧客其實已付款，將自動退款",
+        "en": "UNRESOLVED ({status}) order {order}: journaled; recovery will settle it (a late success is refunded)",
+    },
+    "cli_closing": {
+        "zh-Hans": "正在关闭订单…（{reason}）",
+        "zh-Hant": "正在關閉訂單…（{reason}）",
+        "en": "closing: {reason}",
+    },
+    "cli_refunded": {
+        "zh-Hans": "已退款 {amount} {currency}（{status}）",
+        "zh-Hant": "已退款 {amount} {currency}（{status}）",
+        "en": "done {amount} {currency} {status}",
+    },
+}
+
+#: the command line's keys and the page's key each one shares its wording with (in Chinese; see above)
+CLI_SHARES: Mapping[str, str] = {
+    "cli_paid": "paid",
+    "cli_declined": "declined",
+    "cli_closed": "closed",
+    "cli_unresolved": "unresolved",
+    "cli_closing": "cancelling",
+    "cli_refunded": "refunded",
 }
 
 
@@ -143,6 +198,46 @@ def _language_of(tag: str) -> str | None:
     if rest & {"hant", "tw", "hk", "mo"}:
         return "zh-Hant"
     return "zh-Hans"
+
+
+#: the environment variables the command line takes its language from, first set first
+LANGUAGE_VARIABLES: tuple[str, ...] = ("PAYCODE_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def cli_language(environ: Mapping[str, str] | None = None) -> str:
+    """The catalogue language of the command line's cashier lines, from the environment.
+
+    ``PAYCODE_LANG`` first (``zh-Hans``, ``zh-Hant``, ``en``, or a locale name such as
+    ``zh_TW.UTF-8``), then the POSIX locale variables in their order of precedence
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): ``zh_CN``, ``zh_SG`` and plain ``zh`` give
+    ``zh-Hans``; ``zh_TW``, ``zh_HK``, ``zh_MO`` give ``zh-Hant``; anything else (``C``,
+    ``en_US.UTF-8``, ``fr_FR``) gives English, the default. A ``PAYCODE_LANG`` naming no
+    language of the catalogue is a :class:`~paycode.errors.ConfigError` (it was asked for
+    explicitly); a locale paycode does not speak is English, as a program without that
+    translation does.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get("PAYCODE_LANG", "").strip()
+    if chosen:
+        found = _language_of(_locale_tag(chosen))
+        if found is None:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"PAYCODE_LANG {chosen!r} is not a language of paycode's messages; accepted: "
+                f"{', '.join(LANGUAGES)}, or a locale name such as zh_CN.UTF-8, zh_TW, en_US"
+            )
+        return found
+    for name in LANGUAGE_VARIABLES[1:]:
+        value = env.get(name, "").strip()
+        if value:  # the first one set decides, as in setlocale(3)
+            return _language_of(_locale_tag(value)) or DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+def _locale_tag(value: str) -> str:
+    """``zh_TW.UTF-8@stroke`` -> ``zh-tw``: the language and territory of a locale name, as a lower-case tag."""
+    return value.partition(".")[0].partition("@")[0].replace("_", "-").lower()
 
 
 def message(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:

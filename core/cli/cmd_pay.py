@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..host import PluginHost
     from ..settings import Settings
     from ..terminal import Terminal, outcome
-    from ._steps import EXIT_STATUS, StepPrinter, journal_failure_exits_2, payment_json
+    from ._steps import EXIT_STATUS, StepPrinter, journal_failure_exits_2, pay_line, payment_json
 
     settings = Settings.load(config=args.config, poll_interval=args.poll_interval, deadline=args.deadline)
     printer = StepPrinter(json_lines=args.json)
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             if args.code is not None:
                 host.wallet_for(args.code.strip(), sale.money.currency)
             terminal.recover()
+            if args.code is None:
+                printer.prompt_scan()
             payment = terminal.pay(
                 sale.money,
                 code=args.code,
@@ -53,12 +55,7 @@ def run(args: argparse.Namespace) -> int:
         printer.close()
     result = outcome(payment)
     order = payment.merchant_transaction_id
-    human = {
-        "paid": f"PAID {payment.money} order {order} transaction {payment.transaction_id}",
-        "not_paid": f"NOT PAID ({payment.status.value}) order {order}; ask for a fresh code",
-        "unresolved": f"UNRESOLVED ({payment.status.value}) order {order}: journaled; "
-        "recovery will settle it (a late success is refunded)",
-    }[result]
+    human = pay_line(payment, result, printer.language)
     data = payment_json(payment, result)
     if payment.unrecorded:
         data["unrecorded"] = payment.unrecorded

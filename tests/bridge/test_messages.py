@@ -7,7 +7,7 @@ import string
 
 from hypothesis import given
 from hypothesis import strategies as st
-from paycode.messages import CATALOGUE, LANGUAGES, catalogue, message, negotiate
+from paycode.messages import CATALOGUE, CLI_SHARES, LANGUAGES, catalogue, message, negotiate
 
 
 def placeholders(text: str) -> set[str]:
@@ -55,3 +55,22 @@ def test_negotiation() -> None:
 @given(st.text(max_size=80))
 def test_negotiation_never_fails(header: str) -> None:
     assert negotiate(header) in LANGUAGES
+
+
+def test_the_command_lines_texts_share_the_pages_wording() -> None:
+    # a cli_* key's Chinese opens with the page's text of the same moment; its English is the CLI's own text
+    values = {"amount": "12.50 CNY", "order": "o-1", "transaction": "T1", "status": "FAILED", "reason": "deadline"}
+    values |= {"currency": "CNY", "error": "x", "seconds": 3}
+    for key, page_key in CLI_SHARES.items():
+        assert key in CATALOGUE and page_key in CATALOGUE, key
+        for language in ("zh-Hans", "zh-Hant"):
+            page = message(page_key, language, **values).rstrip("…")
+            cli = message(key, language, **values)
+            if page_key == "refunded":
+                page = message(page_key, language, amount="12.50 CNY")
+                cli = message(key, language, **{**values, "amount": "12.50"})
+            assert cli.startswith(page), (key, language, cli, page)
+    assert (
+        message("cli_paid", "en", amount="12.50 CNY", order="o", transaction="T")
+        == "PAID 12.50 CNY order o transaction T"
+    )
