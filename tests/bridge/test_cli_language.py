@@ -69,10 +69,12 @@ def test_a_chinese_run_of_paycode_pay(env: dict[str, str], tmp_path: Path) -> No
     assert env["PAYCODE_SALT"] not in run.stdout + run.stderr
 
 
-def test_english_is_the_default_and_keeps_its_text(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_english_is_the_default_and_keeps_its_text(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     status, lines = pay_lines(capsys, "--code", WECHAT + "0001")
     assert status == 0 and lines[-1].startswith("PAID 12.50 CNY order pc") and " transaction " in lines[-1]
-    os.environ["LANG"] = "fr_FR.UTF-8"  # a language paycode does not speak: English (monkeypatch restores it)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")  # a language paycode does not speak: English
     status, lines = pay_lines(capsys, "--code", WECHAT + "0002")
     assert status == 1 and lines[-1].startswith("NOT PAID (FAILED) order pc") and lines[-1].endswith("fresh code")
 
