@@ -212,6 +212,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"settings file {str(path)!r} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {str(path)!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"settings file {str(path)!r} is not UTF-8 text (byte {exc.start}): a settings file is TOML in UTF-8"
+        ) from None
     table = data.get("paycode", data)
     if not isinstance(table, dict):
         raise ConfigError(f"settings file {str(path)!r}: [paycode] must be a table")
