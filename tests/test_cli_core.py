@@ -304,6 +304,14 @@ def test_scan_count_human_output_and_scanner_setting(
     assert short.code == 0 and "input ended after 2 of 3 scans" in short.err
 
 
+def test_scan_of_an_empty_input_says_so(paycode_cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = paycode_cli("scan", "--scanner", f"replay://{empty}")
+    assert (result.code, result.out) == (0, "")
+    assert f"the scanner's input ended before any scan (replay://{empty})" in result.err
+
+
 def test_scan_timeout_exits_1(paycode_cli: Cli, scans_file: Path) -> None:
     result = paycode_cli("scan", "--scanner", f"replay://{scans_file}?delay=30", "--timeout", "0.05")
     assert result.code == 1
@@ -340,6 +348,7 @@ def test_scan_reports_a_vanishing_scanner_on_stderr(paycode_cli: Cli, monkeypatc
     assert result.err.splitlines() == [
         "paycode: scanner.gone flaky://: device unplugged (retrying in 0.2 s)",
         "paycode: scanner.reopened flaky://",
+        "paycode: the scanner's input ended before any scan (flaky://)",
     ]
 
 

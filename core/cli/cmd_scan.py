@@ -103,4 +103,6 @@ def _read(args: argparse.Namespace, supervisor: ScanSupervisor) -> int:
             print(f"{scan.masked()}  {len(scan.text)} chars  {details}".rstrip(), flush=True)
     if args.count is not None and read < args.count:
         print(f"paycode: the scanner's input ended after {read} of {args.count} scans", file=sys.stderr)
+    elif read == 0:
+        print(f"paycode: the scanner's input ended before any scan ({supervisor.url.display})", file=sys.stderr)
     return 0
