@@ -131,6 +131,12 @@ def _text(biz: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a sender's junk never floods a log line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _amount(biz: Mapping[str, Any], order_id: str) -> Decimal:
     """The notification's amount: required, and a plain decimal (``10.00``, ``"10.000000"``), never ``1e1``."""
     if "amount" not in biz or biz["amount"] in (None, ""):
@@ -140,7 +146,8 @@ def _amount(biz: Mapping[str, Any], order_id: str) -> Decimal:
     amount = biz["amount"]
     if isinstance(amount, bool) or not isinstance(amount, (Decimal, int)):
         raise MessageError(
-            f"notification for order {order_id!r} has amount {amount!r}, which is not a plain decimal amount "
+            f"notification for order {_shown(order_id)} has amount {_shown(amount)}, which is not a plain decimal "
+            "amount "
             '(accepted: digits with an optional fraction, such as 10.00 or "10.000000"; no exponent)'
         )
     amount = Decimal(amount)
@@ -167,6 +174,10 @@ def parse_notification(
             raise MessageError("notification body is not JSON") from None
     if not isinstance(message, dict):
         raise MessageError("notification body is not a JSON object")
+    if message.get("signType") in (None, "") or message.get("sign") in (None, ""):
+        raise SignatureError(
+            f"notification is unsigned (no signType or sign); accepted: signed with {', '.join(sorted(signers))}"
+        )
     sign_type = str(message.get("signType"))
     signer = signers.get(sign_type)
     if signer is None:
@@ -203,6 +214,12 @@ def parse_notification(
             )
         amount = _amount(biz, order_id)
         if currency is None:
+            given = biz.get("currency")
+            if given not in (None, ""):
+                raise MessageError(
+                    f"notification for order {order_id!r} has currency {_shown(given)}, which is not text; "
+                    "accepted: an ISO 4217 code such as CNY"
+                )
             raise MessageError(f"notification for order {order_id!r} has no currency; it must name the amount's")
     return Notification(
         notify_type=kind,

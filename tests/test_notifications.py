@@ -102,8 +102,24 @@ def test_out_of_order_success_still_wins(receiver: Any, journal: Journal) -> Non
         (notification("SUCCESS", order="someone-elses-order"), 404, "not in the journal"),
         (notification("SUCCESS", amount="99.000000"), 404, "says 99"),
         (notification("SUCCESS", kind="REFUND", merchantRefundId="rf-unknown"), 404, "rf-unknown"),
+        (
+            json.dumps({k: v for k, v in json.loads(notification("SUCCESS")).items() if k != "signType"}).encode(),
+            401,
+            "notification is unsigned (no signType or sign); accepted: signed with MD5, SHA256",
+        ),
+        (notification("SUCCESS", currency=156), 400, "has currency 156, which is not text; accepted: an ISO 4217"),
+        (notification("SUCCESS", amount="1" * 5000), 400, "… (5002 characters), which is not a plain decimal amount"),
     ],
-    ids=["bad-signature", "truncated", "unknown-order", "other-amount", "unknown-refund"],
+    ids=[
+        "bad-signature",
+        "truncated",
+        "unknown-order",
+        "other-amount",
+        "unknown-refund",
+        "unsigned",
+        "currency-not-text",
+        "huge-amount-cut",
+    ],
 )
 def test_rejected_notifications_get_a_non_2xx(
     receiver: Any, journal: Journal, body: bytes, status: int, why: str
@@ -111,7 +127,7 @@ def test_rejected_notifications_get_a_non_2xx(
     r, seen = receiver
     answer = post(r.url, body)
     assert answer.status_code == status and answer.text == "FAIL"
-    assert why in seen[0].error
+    assert why in seen[0].error and len(seen[0].error) < 400
     record = journal.order(ORDER)
     assert record is not None and record.status is PaymentStatus.PROCESSING
 
