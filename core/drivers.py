@@ -356,7 +356,8 @@ async def _call_async(client: Any, call: Call) -> Any:
         if call.budget is None:
             return await client.send(operation, call.biz)
         try:
-            return await asyncio.wait_for(client.send(operation, call.biz), call.budget)
+            async with asyncio.timeout(call.budget):  # no task of its own, unlike wait_for
+                return await client.send(operation, call.biz)
         except TimeoutError:
             raise _stalled(call) from None
     except OutcomeUnknown as exc:
