@@ -19,7 +19,6 @@ Tables (docs/journal.md has the columns): ``orders`` (one row per order),
 
 from __future__ import annotations
 
-import csv
 import errno
 import os
 import re
@@ -28,16 +27,47 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from stat import S_ISREG
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-import attrs
-
-from .errors import ConfigError, JournalError, OrderError
+from .errors import ConfigError, JournalError
+from .journal_rules import (
+    ATTEMPT_COLUMNS,
+    ATTEMPT_KINDS,
+    ATTEMPT_OUTCOMES,
+    CSV_COLUMNS,
+    GIVEN_UP,
+    REFUND_COLUMNS,
+    REFUND_STATUSES,
+    AttemptRecord,
+    OrderRecord,
+    RefundRecord,
+    TransitionRecord,
+    abandoned_note,
+    allowed_refund,
+    already_begun,
+    attempt_outcome,
+    attempt_records,
+    check_attempt,
+    check_new_order,
+    check_refund,
+    kept_note,
+    late_success_reason,
+    no_attempt,
+    no_refund,
+    not_in_journal,
+    order_note,
+    order_record,
+    plan_move,
+    refund_records,
+    refund_status,
+    transition_records,
+    unresolved_oldest_first,
+    write_csv,
+)
 from .models import Money, PaymentStatus
 
 __all__ = [
@@ -58,40 +88,6 @@ __all__ = [
     "open_journal",
     "retry_write",
 ]
-
-#: what an attempt may be
-ATTEMPT_KINDS = frozenset({"pay", "query", "close", "void", "refund", "refund_query"})
-#: how an attempt may end; an attempt that was begun and never ended reads ``pending``, and one whose
-#: outcome was never read but no longer matters (the order's status was settled by a query) ``settled``
-ATTEMPT_OUTCOMES = frozenset({"answered", "unknown", "error", "settled"})
-#: statuses of a refund; ``PENDING`` from :meth:`Journal.begin_refund` until it is ended
-REFUND_STATUSES = frozenset({"PENDING", "PROCESSING", "SUCCESS", "FAILED", "UNKNOWN"})
-#: refund statuses that are settled one way or the other
-_REFUND_SETTLED = ("SUCCESS", "FAILED")
-#: order statuses after which nothing more is needed unless an attempt's outcome is unknown
-_DECIDED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.CLOSED, PaymentStatus.CANCEL, PaymentStatus.FAILED})
-
-#: columns of :meth:`Journal.export_csv`, in order
-CSV_COLUMNS = (
-    "order_id",
-    "created_at",
-    "updated_at",
-    "lane",
-    "wallet",
-    "code_masked",
-    "amount",
-    "currency",
-    "status",
-    "transaction_id",
-    "refunded",
-    "refunds_pending",
-    "abandoned",
-    "abandon_reason",
-    "attempts",
-    "unknown_attempts",
-    "gateway",
-    "site",
-)
 
 #: the schema this paycode writes: PRAGMA user_version of the file (0 for a new file)
 SCHEMA_VERSION = 2
@@ -158,228 +154,6 @@ ALTER TABLE orders ADD COLUMN site TEXT NOT NULL DEFAULT ''
 }
 
 T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------- records
-
-
-def _iso(t: float | None) -> str:
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@attrs.frozen
-class TransitionRecord:
-    """One state change of an order: the status it moved to, when, and why."""
-
-    status: PaymentStatus
-    time: float
-    note: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {"status": self.status.value, "time": _iso(self.time), "note": self.note}
-
-
-@attrs.frozen
-class AttemptRecord:
-    """One request sent (or about to be sent) for an order.
-
-    ``outcome`` is ``pending`` from :meth:`Journal.begin_attempt` until
-    :meth:`Journal.end_attempt`; a pending attempt after a crash means the request may
-    have left and its answer was never read. ``sends`` counts re-sends of the same
-    ``request_id`` (a retry of a call whose answer was lost).
-    """
-
-    order_id: str
-    request_id: str
-    kind: str
-    outcome: str
-    code: str | None
-    status: str | None
-    detail: str
-    sends: int
-    started_at: float
-    ended_at: float | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "kind": self.kind,
-            "outcome": self.outcome,
-            "code": self.code,
-            "status": self.status,
-            "detail": self.detail,
-            "sends": self.sends,
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
-        }
-
-
-@attrs.frozen
-class RefundRecord:
-    """One refund of an order, from the intent (``PENDING``) to ``SUCCESS`` or ``FAILED``."""
-
-    order_id: str
-    refund_id: str
-    amount: Decimal
-    status: str
-    detail: str
-    created_at: float
-    updated_at: float
-
-    @property
-    def settled(self) -> bool:
-        return self.status in _REFUND_SETTLED
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "refund_id": self.refund_id,
-            "amount": str(self.amount),
-            "status": self.status,
-            "detail": self.detail,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-        }
-
-
-@attrs.frozen
-class OrderRecord:
-    """An order as the journal knows it.
-
-    ``refunded`` sums the refunds that succeeded; ``refunds_pending`` sums those begun
-    and not yet settled (their outcome may still be a success). ``unknown_attempts``
-    counts attempts that are pending or ended ``unknown``.
-    """
-
-    order_id: str
-    amount: Decimal
-    currency: str
-    wallet: str
-    code_masked: str
-    lane: str
-    status: PaymentStatus
-    transaction_id: str | None
-    abandoned: bool
-    deadline_at: float
-    created_at: float
-    updated_at: float
-    refunded: Decimal = Decimal(0)
-    refunds_pending: Decimal = Decimal(0)
-    abandon_reason: str = ""
-    unknown_attempts: int = 0
-    attempt_count: int = 0
-    #: the gateway the order was sent to (``pingpong``, ``sandbox``, a base URL); "" when not recorded
-    gateway: str = ""
-    #: the gateway's site (``fra``, ``sg``, ``us``, ``pingpong-sandbox``, a base URL); "" when not recorded
-    site: str = ""
-
-    @property
-    def money(self) -> Money:
-        return Money(self.amount, self.currency)
-
-    @property
-    def refundable(self) -> Decimal:
-        """What may still be refunded: paid, minus settled and pending refunds (zero unless SUCCESS)."""
-        if self.status is not PaymentStatus.SUCCESS:
-            return Decimal(0)
-        return self.amount - self.refunded - self.refunds_pending
-
-    @property
-    def unresolved(self) -> bool:
-        """True when recovery still has something to find out or do for this order."""
-        if self.refunds_pending:
-            return True
-        if self.status is PaymentStatus.SUCCESS:
-            return self.abandoned and self.refunded < self.amount
-        if self.status in _DECIDED:
-            return self.status is PaymentStatus.FAILED and self.unknown_attempts > 0
-        return True
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "order_id": self.order_id,
-            "amount": str(self.amount),
-            "currency": self.currency,
-            "wallet": self.wallet,
-            "code": self.code_masked,
-            "lane": self.lane,
-            "gateway": self.gateway,
-            "site": self.site,
-            "status": self.status.value,
-            "transaction_id": self.transaction_id,
-            "refunded": str(self.refunded),
-            "refunds_pending": str(self.refunds_pending),
-            "abandoned": self.abandoned,
-            "abandon_reason": self.abandon_reason,
-            "deadline_at": _iso(self.deadline_at),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "attempt_count": self.attempt_count,
-            "unknown_attempts": self.unknown_attempts,
-            "unresolved": self.unresolved,
-        }
-
-    def csv_row(self) -> list[str]:
-        values = {
-            **self.as_json(),
-            "code_masked": self.code_masked,
-            "transaction_id": self.transaction_id or "",
-            "abandoned": "1" if self.abandoned else "0",
-            "attempts": str(self.attempt_count),
-            "unknown_attempts": str(self.unknown_attempts),
-        }
-        return [str(values[c]) for c in CSV_COLUMNS]
-
-
-# ---------------------------------------------------------------------------- checks
-
-
-def _looks_unmasked(value: str) -> bool:
-    """A masked code has stars; eight or more digits in a row would reveal a code."""
-    run = 0
-    for ch in value:
-        run = run + 1 if ch.isdigit() else 0
-        if run >= 8:
-            return True
-    return False
-
-
-def _status(value: PaymentStatus | str) -> PaymentStatus:
-    if isinstance(value, PaymentStatus):
-        return value
-    try:
-        return PaymentStatus(str(value).upper())
-    except ValueError:
-        accepted = ", ".join(s.value for s in PaymentStatus)
-        raise JournalError(f"status {value!r} is not a payment status; accepted: {accepted}") from None
-
-
-def _text(name: str, value: object, *, limit: int = 256) -> str:
-    if not isinstance(value, str) or not value:
-        raise JournalError(f"{name} must be non-empty text, not {value!r}")
-    if len(value) > limit:
-        raise JournalError(f"{name} is {len(value)} characters long; at most {limit} are stored")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise JournalError(f"{name} {value!r} holds a control character")
-    return value
-
-
-def _optional_text(name: str, value: object, *, limit: int = 256) -> str:
-    if not isinstance(value, str):
-        raise JournalError(f"{name} must be text, not {value!r}")
-    if len(value) > limit:
-        raise JournalError(f"{name} is {len(value)} characters long; at most {limit} are stored")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise JournalError(f"{name} {value!r} holds a control character")
-    return value
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise JournalError(f"journal holds a malformed amount {text!r}") from None
 
 
 # ---------------------------------------------------------------------------- the interface
@@ -573,9 +347,14 @@ def journal_label(setting: str | os.PathLike[str]) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def open_journal(setting: str | os.PathLike[str], **kw: Any) -> JournalBackend:
+def open_journal(setting: str | os.PathLike[str], *, announce: bool = True, **kw: Any) -> JournalBackend:
     """Open the journal a setting names: a path is the SQLite :class:`Journal`; ``postgresql://…``
     (or ``postgres://…``) is ``paycode.store.pg_journal.PostgresJournal``, imported only then.
+
+    ``announce=False`` says that nobody can be waiting on what this writer records: a lane recording its own
+    payment's answers (the lane waiting is the writer). PostgreSQL then leaves out the ``NOTIFY`` of final
+    states (docs/store.md); SQLite never announces by itself (the receiver tells the waker), so it changes
+    nothing there. The receiver, recovery and reconciliation announce (the default).
 
     ``kw`` goes to the backend (``timeout`` for SQLite). An unknown scheme, or a PostgreSQL URL
     when the PostgreSQL backend is not installed, is a ConfigError naming the accepted forms.
@@ -591,27 +370,11 @@ def open_journal(setting: str | os.PathLike[str], **kw: Any) -> JournalBackend:
             f"journal setting postgresql://… needs the PostgreSQL backend (paycode.store.pg_journal with psycopg), "
             f"which cannot be loaded here ({exc}); install paycode[postgresql], or {_ACCEPTED}"
         ) from None
-    backend: JournalBackend = PostgresJournal(text, **kw)
+    backend: JournalBackend = PostgresJournal(text, announce=announce, **kw)
     return backend
 
 
 # ---------------------------------------------------------------------------- the journal
-
-#: statuses after which the lane told the cashier "not paid"
-GIVEN_UP = frozenset({PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL})
-
-
-def late_success_reason(old: PaymentStatus, new: PaymentStatus) -> str | None:
-    """The abandon reason when moving ``old`` -> ``new`` is a success on an order the lane gave up on, else None.
-
-    The one rule every backend applies in :meth:`JournalBackend.set_state`: the lane reported
-    ``FAILED``, ``CLOSED`` or ``CANCEL`` to the cashier ("not paid", ask for a new code), so a
-    ``SUCCESS`` arriving afterwards (a late notification, query or recovery) is abandoned-and-paid
-    and is refunded (or reported) under the ``late_success`` setting, never silently kept.
-    """
-    if new is PaymentStatus.SUCCESS and old in GIVEN_UP:
-        return f"paid after the lane reported {old.value} (not paid)"
-    return None
 
 
 def _rollback(db: sqlite3.Connection) -> None:
@@ -909,7 +672,7 @@ class Journal:
             "SELECT status, amount FROM orders WHERE order_id = ?", (order_id,)
         ).fetchone()
         if row is None:
-            raise JournalError(f"order {order_id!r} is not in the journal")
+            raise not_in_journal(order_id)
         return row
 
     # -- writing ---------------------------------------------------------------------
@@ -936,17 +699,11 @@ class Journal:
         once; a second lane using the same id must not start it again) or when
         ``code_masked`` looks like a whole payment code.
         """
-        _text("order id", order_id)
-        _text("wallet", wallet)
-        _text("lane", lane)
-        _optional_text("gateway", gateway)
-        _optional_text("site", site)
-        if not isinstance(code_masked, str) or _looks_unmasked(code_masked):
-            raise JournalError("refusing to store a payment code that is not masked; pass mask_code(code)")
+        check_new_order(order_id, wallet=wallet, code_masked=code_masked, lane=lane, gateway=gateway, site=site)
         now = time.time()
         with self._write() as db:
             if db.execute("SELECT 1 FROM orders WHERE order_id = ?", (order_id,)).fetchone():
-                raise JournalError(f"order {order_id!r} is already in the journal; every order needs its own id")
+                raise already_begun(order_id)
             db.execute(
                 "INSERT INTO orders (order_id, amount, currency, wallet, code_masked, lane, status, deadline_at,"
                 " created_at, updated_at, gateway, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -967,7 +724,7 @@ class Journal:
             )
             db.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, PaymentStatus.INIT.value, now, f"order of {money} by {wallet} on {lane}"),
+                (order_id, PaymentStatus.INIT.value, now, order_note(money, wallet, lane)),
             )
 
     def begin_attempt(self, order_id: str, request_id: str, kind: str) -> None:
@@ -977,9 +734,7 @@ class Journal:
         same request (a retry whose answer was lost): the attempt is re-opened and its
         ``sends`` counted, never doubled.
         """
-        _text("request id", request_id)
-        if kind not in ATTEMPT_KINDS:
-            raise JournalError(f"attempt kind {kind!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_KINDS))}")
+        check_attempt(request_id, kind)
         now = time.time()
         with self._write() as db:
             self._require_order(db, order_id)
@@ -1011,11 +766,7 @@ class Journal:
         """Record how an attempt ended: ``answered`` (a verified answer, with its ``code`` and
         ``status``), ``unknown`` (no usable answer: the request may have been executed) or
         ``error`` (refused before it left)."""
-        if outcome not in ATTEMPT_OUTCOMES:
-            raise JournalError(
-                f"attempt outcome {outcome!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_OUTCOMES))}"
-            )
-        status_text = None if status is None else str(getattr(status, "value", status))
+        status_text = attempt_outcome(outcome, status)
         with self._write() as db:
             row = db.execute(
                 "SELECT id FROM attempts WHERE order_id = ? AND request_id = ? "
@@ -1023,7 +774,7 @@ class Journal:
                 (order_id, request_id),
             ).fetchone()
             if row is None:
-                raise JournalError(f"order {order_id!r} has no attempt with request id {request_id!r}")
+                raise no_attempt(order_id, request_id)
             db.execute(
                 "UPDATE attempts SET outcome = ?, code = ?, status = ?, detail = ?, ended_at = ? WHERE id = ?",
                 (outcome, code, status_text, detail, time.time(), row[0]),
@@ -1067,30 +818,29 @@ class Journal:
         brings it (the lane's query, recovery, a notification), so recovery refunds it under the
         ``late_success`` setting.
         """
-        new = _status(status)
         now = time.time()
         with self._write() as db:
             row = self._require_order(db, order_id)
-            old = PaymentStatus(row[0])
             if transaction_id:
                 db.execute(
                     "UPDATE orders SET transaction_id = ?, updated_at = ? WHERE order_id = ?",
                     (transaction_id, now, order_id),
                 )
-            if not old.may_move_to(new):  # the one table of legal moves (paycode.models.MOVES)
+            move = plan_move(PaymentStatus(row[0]), status, note)  # the rules both backends share
+            if move is None:
                 return False
-            db.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?", (new.value, now, order_id))
-            late = late_success_reason(old, new)
-            if late is not None:
-                note = f"{note}; {late}" if note else late
+            db.execute(
+                "UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?", (move.status.value, now, order_id)
+            )
+            if move.abandon_reason is not None:
                 db.execute(
                     "UPDATE orders SET abandoned = 1, abandon_reason = CASE WHEN abandoned = 1 AND abandon_reason != ''"
                     " THEN abandon_reason ELSE ? END WHERE order_id = ?",
-                    (late, order_id),
+                    (move.abandon_reason, order_id),
                 )
             db.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, new.value, now, note),
+                (order_id, move.status.value, now, move.note),
             )
             return True
 
@@ -1105,7 +855,7 @@ class Journal:
             )
             db.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, row[0], now, f"abandoned: {reason}"),
+                (order_id, row[0], now, abandoned_note(reason)),
             )
 
     def keep_late_success(self, order_id: str, note: str) -> None:
@@ -1116,7 +866,7 @@ class Journal:
             db.execute("UPDATE orders SET abandoned = 0, updated_at = ? WHERE order_id = ?", (now, order_id))
             db.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, row[0], now, f"late success kept: {note}"),
+                (order_id, row[0], now, kept_note(note)),
             )
 
     def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None:
@@ -1126,30 +876,11 @@ class Journal:
         between them: the order must be ``SUCCESS`` and ``amount`` at most what is left
         after settled and pending refunds (OrderError otherwise).
         """
-        _text("refund id", refund_id)
-        if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
-            raise JournalError(f"refund amount {amount!r} must be a Decimal")
-        amount = Decimal(amount)
-        if not amount.is_finite() or amount <= 0:
-            raise OrderError(f"refund amount {amount} must be greater than zero")
+        asked = check_refund(refund_id, amount)
         now = time.time()
         with self._write() as db:
-            record = self._order(db, order_id)
-            if record is None:
-                raise JournalError(f"order {order_id!r} is not in the journal")
-            if db.execute(
-                "SELECT 1 FROM refunds WHERE order_id = ? AND refund_id = ?", (order_id, refund_id)
-            ).fetchone():
-                raise JournalError(f"refund {refund_id!r} of order {order_id!r} is already in the journal")
-            amount = Money(amount, record.currency).wire()
-            if record.status is not PaymentStatus.SUCCESS:
-                raise OrderError(f"order {order_id!r} is {record.status.value}; only a SUCCESS payment can be refunded")
-            left = record.refundable
-            if amount > left:
-                raise OrderError(
-                    f"refund of {amount} {record.currency} is more than order {order_id!r} has left to refund "
-                    f"({left} of {record.amount}; refunded {record.refunded}, pending {record.refunds_pending})"
-                )
+            known = db.execute("SELECT 1 FROM refunds WHERE order_id = ? AND refund_id = ?", (order_id, refund_id))
+            amount = allowed_refund(self._order(db, order_id), order_id, refund_id, asked, known=bool(known.fetchone()))
             db.execute(
                 "INSERT INTO refunds (order_id, refund_id, amount, status, created_at, updated_at)"
                 " VALUES (?, ?, ?, 'PENDING', ?, ?)",
@@ -1159,9 +890,7 @@ class Journal:
 
     def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None:
         """Record a refund's outcome: ``SUCCESS``, ``FAILED``, or still ``PROCESSING``/``UNKNOWN``."""
-        status = str(getattr(status, "value", status)).upper()
-        if status not in REFUND_STATUSES:
-            raise JournalError(f"refund status {status!r} is unknown; accepted: {', '.join(sorted(REFUND_STATUSES))}")
+        status = refund_status(status)
         now = time.time()
         with self._write() as db:
             cur = db.execute(
@@ -1169,15 +898,19 @@ class Journal:
                 (status, detail, now, order_id, refund_id),
             )
             if cur.rowcount == 0:
-                raise JournalError(f"order {order_id!r} has no refund {refund_id!r}")
+                raise no_refund(order_id, refund_id)
             db.execute("UPDATE orders SET updated_at = ? WHERE order_id = ?", (now, order_id))
 
     # -- reading ---------------------------------------------------------------------
 
+    # the columns paycode.journal_rules.order_record reads; refund amounts are exact text, added there
     _ORDER_SELECT = """
         SELECT o.order_id, o.amount, o.currency, o.wallet, o.code_masked, o.lane, o.status, o.transaction_id,
                o.abandoned, o.deadline_at, o.created_at, o.updated_at, o.abandon_reason,
-               (SELECT group_concat(r.status || ':' || r.amount, ' ') FROM refunds r WHERE r.order_id = o.order_id),
+               (SELECT group_concat(r.amount, ' ') FROM refunds r WHERE r.order_id = o.order_id
+                    AND r.status = 'SUCCESS'),
+               (SELECT group_concat(r.amount, ' ') FROM refunds r WHERE r.order_id = o.order_id
+                    AND r.status NOT IN ('SUCCESS', 'FAILED')),
                (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id
                     AND a.kind = 'pay' AND a.outcome IN ('pending', 'unknown')),
                (SELECT count(*) FROM attempts a WHERE a.order_id = o.order_id),
@@ -1185,42 +918,9 @@ class Journal:
         FROM orders o
     """
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> OrderRecord:
-        refunded = Decimal(0)
-        pending = Decimal(0)
-        for item in (row[13] or "").split():
-            status, _, amount = item.partition(":")
-            if status == "SUCCESS":
-                refunded += _decimal(amount)
-            elif status != "FAILED":
-                pending += _decimal(amount)
-        amount = _decimal(row[1])
-        return OrderRecord(
-            order_id=row[0],
-            amount=amount,
-            currency=row[2],
-            wallet=row[3],
-            code_masked=row[4],
-            lane=row[5],
-            status=_status(row[6]),
-            transaction_id=row[7],
-            abandoned=bool(row[8]),
-            deadline_at=row[9],
-            created_at=row[10],
-            updated_at=row[11],
-            abandon_reason=row[12],
-            refunded=refunded.quantize(amount),
-            refunds_pending=pending.quantize(amount),
-            unknown_attempts=row[14],
-            attempt_count=row[15],
-            gateway=row[16],
-            site=row[17],
-        )
-
     def _order(self, db: sqlite3.Connection, order_id: str) -> OrderRecord | None:
         row = db.execute(self._ORDER_SELECT + " WHERE o.order_id = ?", (order_id,)).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else order_record(row)
 
     def order(self, order_id: str) -> OrderRecord | None:
         """The order, or None when the journal has no such order."""
@@ -1231,7 +931,7 @@ class Journal:
         rows = self._run(
             lambda db: db.execute(self._ORDER_SELECT + " ORDER BY o.created_at DESC, o.rowid DESC").fetchall()
         )
-        records = (self._record(r) for r in rows)
+        records = (order_record(r) for r in rows)
         out = [r for r in records if r.unresolved] if unresolved_only else list(records)
         return out if limit is None else out[: max(limit, 0)]
 
@@ -1239,7 +939,7 @@ class Journal:
         """Orders not settled: not in a decided state, an unknown pay attempt on a FAILED order,
         a refund whose outcome is open, or a success the lane gave up on and has not refunded.
         Oldest first (the order recovery handles them); ``lane`` keeps that lane's only."""
-        return [r for r in reversed(self.orders(unresolved_only=True)) if lane is None or r.lane == lane]
+        return unresolved_oldest_first(self.orders(unresolved_only=True), lane)
 
     def transitions(self, order_id: str) -> list[TransitionRecord]:
         """The order's history, oldest first."""
@@ -1248,39 +948,32 @@ class Journal:
                 "SELECT status, time, note FROM transitions WHERE order_id = ? ORDER BY id", (order_id,)
             ).fetchall()
         )
-        return [TransitionRecord(_status(s), t, n) for s, t, n in rows]
+        return transition_records(rows)
 
     def attempts(self, order_id: str) -> list[AttemptRecord]:
         """The requests sent for the order, oldest first."""
         rows = self._run(
             lambda db: db.execute(
-                "SELECT order_id, request_id, kind, outcome, code, status, detail, sends, started_at, ended_at"
-                " FROM attempts WHERE order_id = ? ORDER BY id",
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE order_id = ? ORDER BY id",
                 (order_id,),
             ).fetchall()
         )
-        return [AttemptRecord(*row) for row in rows]
+        return attempt_records(rows)
 
     def refunds(self, order_id: str) -> list[RefundRecord]:
         """The order's refunds, oldest first."""
         rows = self._run(
             lambda db: db.execute(
-                "SELECT order_id, refund_id, amount, status, detail, created_at, updated_at"
-                " FROM refunds WHERE order_id = ? ORDER BY created_at, rowid",
+                f"SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = ? ORDER BY created_at, rowid",
                 (order_id,),
             ).fetchall()
         )
-        return [RefundRecord(o, r, _decimal(a), s, d, c, u) for o, r, a, s, d, c, u in rows]
+        return refund_records(rows)
 
     def export_csv(self, fh: IO[str]) -> int:
         """Write every order as CSV (header :data:`CSV_COLUMNS`, oldest first) for reconciliation;
         returns the number of orders written. Amounts are exact decimal text, times ISO 8601 UTC."""
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        records = list(reversed(self.orders()))
-        for record in records:
-            writer.writerow(record.csv_row())
-        return len(records)
+        return write_csv(fh, self.orders())
 
     # -- life ------------------------------------------------------------------------
 

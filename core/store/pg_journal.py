@@ -23,7 +23,6 @@ Every failure is a :class:`~paycode.errors.JournalError` whose message names the
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
 import threading
 import time
@@ -33,20 +32,34 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import JournalError, OrderError
-from ..journal import (
-    ATTEMPT_KINDS,
-    ATTEMPT_OUTCOMES,
-    CSV_COLUMNS,
-    REFUND_STATUSES,
+from ..errors import JournalError
+from ..journal_rules import (
+    ATTEMPT_COLUMNS,
+    REFUND_COLUMNS,
     AttemptRecord,
     OrderRecord,
     RefundRecord,
     TransitionRecord,
-    _looks_unmasked,
-    _optional_text,
-    _status,
-    _text,
+    abandoned_note,
+    allowed_refund,
+    already_begun,
+    attempt_outcome,
+    attempt_records,
+    check_attempt,
+    check_new_order,
+    check_refund,
+    kept_note,
+    no_attempt,
+    no_refund,
+    not_in_journal,
+    order_note,
+    order_record,
+    plan_move,
+    refund_records,
+    refund_status,
+    transition_records,
+    unresolved_oldest_first,
+    write_csv,
 )
 from ..models import Money, PaymentStatus
 from . import schema
@@ -64,8 +77,6 @@ CHANNEL = "paycode_orders"
 CLAIM_CLASS = 0x70636C6D
 #: seconds a pooled connection may rest before it is tried (``SELECT`` of nothing) on being lent again
 CHECK_AFTER = 1.0
-#: statuses whose transaction announces the order on :data:`CHANNEL`
-_ANNOUNCED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.CANCEL})
 
 # psycopg_pool reports each failed reconnection as a warning; the journal reports the failure itself as a
 # JournalError, so without a handler of the host application's these stay quiet (no lastResort lines on stderr)
@@ -299,7 +310,7 @@ class PostgresJournal:
     def _require_order(conn: psycopg.Connection[tuple[Any, ...]], order_id: str) -> tuple[Any, ...]:
         row = conn.execute("SELECT status, amount FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone()
         if row is None:
-            raise JournalError(f"order {order_id!r} is not in the journal")
+            raise not_in_journal(order_id)
         return row
 
     # -- writing ---------------------------------------------------------------------
@@ -317,13 +328,7 @@ class PostgresJournal:
         site: str = "",
     ) -> None:
         """Record a new order (status ``INIT``) before anything is sent for it (see ``Journal.begin_order``)."""
-        _text("order id", order_id)
-        _text("wallet", wallet)
-        _text("lane", lane)
-        _optional_text("gateway", gateway)
-        _optional_text("site", site)
-        if not isinstance(code_masked, str) or _looks_unmasked(code_masked):
-            raise JournalError("refusing to store a payment code that is not masked; pass mask_code(code)")
+        check_new_order(order_id, wallet=wallet, code_masked=code_masked, lane=lane, gateway=gateway, site=site)
         now = time.time()
         with self._conn() as conn:
             row = conn.execute(
@@ -347,17 +352,15 @@ class PostgresJournal:
                     now,
                     PaymentStatus.INIT.value,
                     now,
-                    f"order of {money} by {wallet} on {lane}",
+                    order_note(money, wallet, lane),
                 ),
             ).fetchone()
             if row is None:
-                raise JournalError(f"order {order_id!r} is already in the journal; every order needs its own id")
+                raise already_begun(order_id)
 
     def begin_attempt(self, order_id: str, request_id: str, kind: str) -> None:
         """Record that a request is about to be sent (outcome ``pending``); a re-send is counted, never doubled."""
-        _text("request id", request_id)
-        if kind not in ATTEMPT_KINDS:
-            raise JournalError(f"attempt kind {kind!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_KINDS))}")
+        check_attempt(request_id, kind)
         now = time.time()
         with self._conn() as conn:
             found = conn.execute(
@@ -366,7 +369,7 @@ class PostgresJournal:
                 (request_id, kind, order_id),
             ).fetchone()
             if found is None:
-                raise JournalError(f"order {order_id!r} is not in the journal")
+                raise not_in_journal(order_id)
             row = None if found[0] is None else found
             if row is None:
                 conn.execute(
@@ -390,11 +393,7 @@ class PostgresJournal:
         detail: str = "",
     ) -> None:
         """Record how an attempt ended: ``answered``, ``unknown`` or ``error`` (see ``Journal.end_attempt``)."""
-        if outcome not in ATTEMPT_OUTCOMES:
-            raise JournalError(
-                f"attempt outcome {outcome!r} is unknown; accepted: {', '.join(sorted(ATTEMPT_OUTCOMES))}"
-            )
-        status_text = None if status is None else str(getattr(status, "value", status))
+        status_text = attempt_outcome(outcome, status)
         with self._conn() as conn:
             row = conn.execute(
                 "UPDATE attempts SET outcome = %s, code = %s, status = %s, detail = %s, ended_at = %s"
@@ -403,7 +402,7 @@ class PostgresJournal:
                 (outcome, code, status_text, detail, time.time(), order_id, request_id),
             ).fetchone()
             if row is None:
-                raise JournalError(f"order {order_id!r} has no attempt with request id {request_id!r}")
+                raise no_attempt(order_id, request_id)
 
     def settle_attempts(self, order_id: str, note: str, *, request_id: str | None = None) -> int:
         """End attempts still ``pending`` or ``unknown`` as ``settled``; returns how many were settled."""
@@ -429,28 +428,44 @@ class PostgresJournal:
         transaction_id: str | None = None,
         note: str = "",
     ) -> bool:
-        """Move an order to ``status`` and record the transition (see ``Journal.set_state``: idempotent, a final
-        state never moves back). A final state (or FAILED) is announced on :data:`CHANNEL` when it commits."""
-        new = _status(status)
+        """Move an order to ``status`` and record the transition, by the rules both backends share
+        (:func:`paycode.journal_rules.plan_move`; see ``Journal.set_state``): idempotent, a final state never moves
+        back, and a SUCCESS on an order the lane reported FAILED, CLOSED or CANCEL marks it abandoned in the same
+        transaction (so recovery refunds it). A final state (or FAILED) is announced on :data:`CHANNEL` when it
+        commits."""
         now = time.time()
         with self._conn() as conn:
             row = self._require_order(conn, order_id)
-            old = PaymentStatus(row[0])
-            if new is old or (old.final and not new.final):
+            move = plan_move(PaymentStatus(row[0]), status, note)
+            if move is None:
                 if transaction_id:
                     conn.execute(
                         "UPDATE orders SET transaction_id = %s, updated_at = %s WHERE order_id = %s",
                         (transaction_id, now, order_id),
                     )
                 return False
-            # the move and its transition: one round trip
+            late = move.abandon_reason
+            # the move, a late success's abandoned mark (kept when already given) and the transition: one round trip
             conn.execute(
                 "WITH u AS (UPDATE orders SET status = %s, transaction_id = coalesce(%s, transaction_id),"
-                " updated_at = %s WHERE order_id = %s)"
+                " updated_at = %s, abandoned = abandoned OR %s, abandon_reason = CASE WHEN %s::text IS NULL"
+                " OR (abandoned AND abandon_reason <> '') THEN abandon_reason ELSE %s::text END WHERE order_id = %s)"
                 " INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (new.value, transaction_id or None, now, order_id, order_id, new.value, now, note),
+                (
+                    move.status.value,
+                    transaction_id or None,
+                    now,
+                    late is not None,
+                    late,
+                    late,
+                    order_id,
+                    order_id,
+                    move.status.value,
+                    now,
+                    move.note,
+                ),
             )
-            if self.announce and new in _ANNOUNCED:
+            if self.announce and move.news:
                 self._announcements.setdefault(conn, []).append(order_id)  # once the transaction has committed
             return True
 
@@ -465,7 +480,7 @@ class PostgresJournal:
             )
             conn.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, row[0], now, f"abandoned: {reason}"),
+                (order_id, row[0], now, abandoned_note(reason)),
             )
 
     def keep_late_success(self, order_id: str, note: str) -> None:
@@ -476,37 +491,19 @@ class PostgresJournal:
             conn.execute("UPDATE orders SET abandoned = FALSE, updated_at = %s WHERE order_id = %s", (now, order_id))
             conn.execute(
                 "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, row[0], now, f"late success kept: {note}"),
+                (order_id, row[0], now, kept_note(note)),
             )
 
     def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None:
         """Record a refund before it is sent (``PENDING``); checked under the order's row lock, so lanes
         together never refund more than was paid (see ``Journal.begin_refund``)."""
-        _text("refund id", refund_id)
-        if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
-            raise JournalError(f"refund amount {amount!r} must be a Decimal")
-        amount = Decimal(amount)
-        if not amount.is_finite() or amount <= 0:
-            raise OrderError(f"refund amount {amount} must be greater than zero")
+        asked = check_refund(refund_id, amount)
         now = time.time()
         with self._conn() as conn:
-            if conn.execute("SELECT 1 FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone() is None:
-                raise JournalError(f"order {order_id!r} is not in the journal")
-            record = self._order(conn, order_id)
-            assert record is not None
-            if conn.execute(
-                "SELECT 1 FROM refunds WHERE order_id = %s AND refund_id = %s", (order_id, refund_id)
-            ).fetchone():
-                raise JournalError(f"refund {refund_id!r} of order {order_id!r} is already in the journal")
-            amount = Money(amount, record.currency).wire()
-            if record.status is not PaymentStatus.SUCCESS:
-                raise OrderError(f"order {order_id!r} is {record.status.value}; only a SUCCESS payment can be refunded")
-            left = record.refundable
-            if amount > left:
-                raise OrderError(
-                    f"refund of {amount} {record.currency} is more than order {order_id!r} has left to refund "
-                    f"({left} of {record.amount}; refunded {record.refunded}, pending {record.refunds_pending})"
-                )
+            locked = conn.execute("SELECT 1 FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone()
+            known = conn.execute("SELECT 1 FROM refunds WHERE order_id = %s AND refund_id = %s", (order_id, refund_id))
+            record = self._order(conn, order_id) if locked else None
+            amount = allowed_refund(record, order_id, refund_id, asked, known=bool(known.fetchone()))
             conn.execute(
                 "INSERT INTO refunds (order_id, refund_id, amount, status, created_at, updated_at)"
                 " VALUES (%s, %s, %s, 'PENDING', %s, %s)",
@@ -516,9 +513,7 @@ class PostgresJournal:
 
     def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None:
         """Record a refund's outcome: ``SUCCESS``, ``FAILED``, or still ``PROCESSING``/``UNKNOWN``."""
-        status = str(getattr(status, "value", status)).upper()
-        if status not in REFUND_STATUSES:
-            raise JournalError(f"refund status {status!r} is unknown; accepted: {', '.join(sorted(REFUND_STATUSES))}")
+        status = refund_status(status)
         now = time.time()
         with self._conn() as conn:
             cur = conn.execute(
@@ -526,7 +521,7 @@ class PostgresJournal:
                 (status, detail, now, order_id, refund_id),
             )
             if cur.rowcount == 0:
-                raise JournalError(f"order {order_id!r} has no refund {refund_id!r}")
+                raise no_refund(order_id, refund_id)
             conn.execute("UPDATE orders SET updated_at = %s WHERE order_id = %s", (now, order_id))
 
     # -- claims ----------------------------------------------------------------------
@@ -575,34 +570,9 @@ class PostgresJournal:
                  AND a.kind = 'pay' AND a.outcome IN ('pending', 'unknown'))))
     """
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> OrderRecord:
-        amount = Decimal(row[1])
-        return OrderRecord(
-            order_id=row[0],
-            amount=amount,
-            currency=row[2],
-            wallet=row[3],
-            code_masked=row[4],
-            lane=row[5],
-            status=_status(row[6]),
-            transaction_id=row[7],
-            abandoned=bool(row[8]),
-            deadline_at=row[9],
-            created_at=row[10],
-            updated_at=row[11],
-            abandon_reason=row[12],
-            refunded=Decimal(row[13]).quantize(amount),
-            refunds_pending=Decimal(row[14]).quantize(amount),
-            unknown_attempts=int(row[15]),
-            attempt_count=int(row[16]),
-            gateway=row[17],
-            site=row[18],
-        )
-
     def _order(self, conn: psycopg.Connection[tuple[Any, ...]], order_id: str) -> OrderRecord | None:
         row = conn.execute(self._ORDER_SELECT + " WHERE o.order_id = %s", (order_id,)).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else order_record(row)
 
     def order(self, order_id: str) -> OrderRecord | None:
         """The order, or None when the journal has no such order."""
@@ -621,15 +591,14 @@ class PostgresJournal:
             params = (max(limit, 0),)
         with self._conn() as conn:
             rows = conn.execute(sql, params).fetchall()
-        records = [self._record(r) for r in rows]
+        records = [order_record(r) for r in rows]
         if unresolved_only:
             records = [r for r in records if r.unresolved]
         return records if limit is None else records[: max(limit, 0)]
 
     def unresolved(self, lane: str | None = None) -> list[OrderRecord]:
         """Orders not settled (see ``Journal.unresolved``), oldest first; ``lane`` keeps that lane's only."""
-        records = reversed(self.orders(unresolved_only=True))
-        return [r for r in records if lane is None or r.lane == lane]
+        return unresolved_oldest_first(self.orders(unresolved_only=True), lane)
 
     def transitions(self, order_id: str) -> list[TransitionRecord]:
         """The order's history, oldest first."""
@@ -637,36 +606,29 @@ class PostgresJournal:
             rows = conn.execute(
                 "SELECT status, time, note FROM transitions WHERE order_id = %s ORDER BY id", (order_id,)
             ).fetchall()
-        return [TransitionRecord(_status(s), t, n) for s, t, n in rows]
+        return transition_records(rows)
 
     def attempts(self, order_id: str) -> list[AttemptRecord]:
         """The requests sent for the order, oldest first."""
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT order_id, request_id, kind, outcome, code, status, detail, sends, started_at, ended_at"
-                " FROM attempts WHERE order_id = %s ORDER BY id",
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE order_id = %s ORDER BY id",
                 (order_id,),
             ).fetchall()
-        return [AttemptRecord(*row) for row in rows]
+        return attempt_records(rows)
 
     def refunds(self, order_id: str) -> list[RefundRecord]:
         """The order's refunds, oldest first."""
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT order_id, refund_id, amount, status, detail, created_at, updated_at"
-                " FROM refunds WHERE order_id = %s ORDER BY created_at, seq",
+                f"SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = %s ORDER BY created_at, seq",
                 (order_id,),
             ).fetchall()
-        return [RefundRecord(o, r, Decimal(a), s, d, c, u) for o, r, a, s, d, c, u in rows]
+        return refund_records(rows)
 
     def export_csv(self, fh: IO[str]) -> int:
         """Write every order as CSV (header :data:`~paycode.journal.CSV_COLUMNS`, oldest first)."""
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        records = list(reversed(self.orders()))
-        for record in records:
-            writer.writerow(record.csv_row())
-        return len(records)
+        return write_csv(fh, self.orders())
 
     # -- life ------------------------------------------------------------------------
 
