@@ -604,7 +604,10 @@ class NotificationReceiver:
         workers: int = DEFAULT_WORKERS,
     ) -> None:
         if not allow_remote and not is_loopback(host):
-            raise UsageError(f"notification receiver host {host!r} is not loopback; pass allow_remote to serve it")
+            raise UsageError(
+                f"notification receiver host {host!r} is not a loopback address (127.0.0.1, ::1, localhost); "
+                "to listen on another address give --allow-remote (allow_remote=True in Python)"
+            )
         if not 0 <= port <= 65535:
             raise UsageError(f"port {port} is out of range; give 0 (any free port) to 65535")
         self.handler = NotificationHandler(
