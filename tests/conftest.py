@@ -38,6 +38,9 @@ import pytest
 from paycode import CodePattern, PollingPolicy, Settings, WalletType, hookimpl
 from paycode.host import PluginHost
 
+# the journal's two backends (SQLite, a throwaway PostgreSQL) for the journal tests here and in tests/store
+from .store.fixtures import backend_kind, journal_backend, journal_setting, open_backend, pg_dsn, pg_server  # noqa: F401
+
 if TYPE_CHECKING:
     from paycode.sandbox import SandboxServer
     from paycode.testing.docgateway import DocGateway

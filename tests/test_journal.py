@@ -1,4 +1,8 @@
-"""The payment journal: records, rules, durability, masking, and sharing one file between processes."""
+"""The payment journal: records, rules, durability, masking, and sharing one store between processes.
+
+The tests that take the ``journal`` fixture (and those taking ``journal_setting``) run on both backends: a SQLite
+file, and a real PostgreSQL server (tests/store/fixtures.py); the rest are about the SQLite file itself.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paycode.errors import JournalError, MoneyError, OrderError
-from paycode.journal import CSV_COLUMNS, Journal
+from paycode.journal import CSV_COLUMNS, Journal, JournalBackend
 from paycode.masking import mask_code
 from paycode.models import Money, PaymentStatus
 
@@ -27,13 +32,14 @@ CODE = "130000000000000001"
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j  # type: ignore[misc]
-    j.close()
+def journal(journal_backend: JournalBackend) -> JournalBackend:
+    """The journal on each backend in turn."""
+    return journal_backend
 
 
-def new_order(j: Journal, order_id: str = "o-1", amount: str = "12.50", *, code: str = CODE, **kw: object) -> None:
+def new_order(
+    j: JournalBackend, order_id: str = "o-1", amount: str = "12.50", *, code: str = CODE, **kw: object
+) -> None:
     j.begin_order(
         order_id,
         money=Money(amount, "CNY"),
@@ -44,7 +50,7 @@ def new_order(j: Journal, order_id: str = "o-1", amount: str = "12.50", *, code:
     )
 
 
-def paid(j: Journal, order_id: str = "o-1", amount: str = "12.50") -> None:
+def paid(j: JournalBackend, order_id: str = "o-1", amount: str = "12.50") -> None:
     new_order(j, order_id, amount)
     j.begin_attempt(order_id, f"{order_id}-r1", "pay")
     j.end_attempt(order_id, f"{order_id}-r1", outcome="answered", code="000000", status="SUCCESS")
@@ -54,7 +60,7 @@ def paid(j: Journal, order_id: str = "o-1", amount: str = "12.50") -> None:
 # ---------------------------------------------------------------------------- records
 
 
-def test_an_order_keeps_its_attempts_transitions_and_refunds(journal: Journal) -> None:
+def test_an_order_keeps_its_attempts_transitions_and_refunds(journal: JournalBackend) -> None:
     new_order(journal)
     record = journal.order("o-1")
     assert record is not None
@@ -91,24 +97,22 @@ def test_an_order_keeps_its_attempts_transitions_and_refunds(journal: Journal) -
     assert journal.order("nope") is None
 
 
-def test_a_batch_is_one_transaction(journal: Journal) -> None:
-    other = Journal(journal.path)  # another lane's view of the same file
-    try:
-        with journal.batch():
-            new_order(journal)
-            journal.begin_attempt("o-1", "o-1-r1", "pay")
-            assert other.order("o-1") is None  # nothing is visible, nor durable, before the batch ends
-            with journal.batch():  # batches nest: still the one transaction
-                journal.set_state("o-1", PaymentStatus.PROCESSING)
-            assert other.order("o-1") is None
-        record = other.order("o-1")
-        assert record is not None and record.status is PaymentStatus.PROCESSING
-        assert [a.request_id for a in other.attempts("o-1")] == ["o-1-r1"]
-    finally:
-        other.close()
+def test_a_batch_is_one_transaction(journal: JournalBackend, open_backend: Callable[[], JournalBackend]) -> None:
+    other = open_backend()  # another lane's view of the same store
+    with journal.batch():
+        new_order(journal)
+        journal.begin_attempt("o-1", "o-1-r1", "pay")
+        assert journal.order("o-1") is not None  # the batch sees its own writes
+        assert other.order("o-1") is None  # nothing is visible, nor durable, before the batch ends
+        with journal.batch():  # batches nest: still the one transaction
+            journal.set_state("o-1", PaymentStatus.PROCESSING)
+        assert other.order("o-1") is None
+    record = other.order("o-1")
+    assert record is not None and record.status is PaymentStatus.PROCESSING
+    assert [a.request_id for a in other.attempts("o-1")] == ["o-1-r1"]
 
 
-def test_a_failing_write_undoes_its_whole_batch(journal: Journal) -> None:
+def test_a_failing_write_undoes_its_whole_batch(journal: JournalBackend) -> None:
     new_order(journal, "o-1")
     with pytest.raises(JournalError, match="already in the journal"), journal.batch():
         new_order(journal, "o-2")
@@ -118,13 +122,13 @@ def test_a_failing_write_undoes_its_whole_batch(journal: Journal) -> None:
     new_order(journal, "o-2")  # and the journal goes on working
 
 
-def test_an_order_id_is_used_once(journal: Journal) -> None:
+def test_an_order_id_is_used_once(journal: JournalBackend) -> None:
     new_order(journal)
     with pytest.raises(JournalError, match="already in the journal"):
         new_order(journal)
 
 
-def test_a_resent_request_is_counted_not_doubled(journal: Journal) -> None:
+def test_a_resent_request_is_counted_not_doubled(journal: JournalBackend) -> None:
     new_order(journal)
     journal.begin_attempt("o-1", "r1", "pay")
     journal.end_attempt("o-1", "r1", outcome="unknown", detail="read timeout")
@@ -148,7 +152,7 @@ def test_a_resent_request_is_counted_not_doubled(journal: Journal) -> None:
         (lambda j: j.begin_refund("o-1", "rf", 1.5), "must be a Decimal"),
     ],
 )
-def test_wrong_calls_get_a_clear_error(journal: Journal, call, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_calls_get_a_clear_error(journal: JournalBackend, call, message: str) -> None:  # type: ignore[no-untyped-def]
     new_order(journal)
     with pytest.raises(JournalError) as info:
         call(journal)
@@ -156,7 +160,7 @@ def test_wrong_calls_get_a_clear_error(journal: Journal, call, message: str) -> 
     assert "\n" not in str(info.value)
 
 
-def test_an_unmasked_code_is_refused(journal: Journal) -> None:
+def test_an_unmasked_code_is_refused(journal: JournalBackend) -> None:
     with pytest.raises(JournalError, match="not masked"):
         journal.begin_order(
             "o-1",
@@ -186,7 +190,7 @@ def test_no_whole_code_is_in_the_files_bytes(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- state rules
 
 
-def test_setting_the_same_status_records_nothing(journal: Journal) -> None:
+def test_setting_the_same_status_records_nothing(journal: JournalBackend) -> None:
     new_order(journal)
     assert journal.set_state("o-1", "PROCESSING") is True
     assert journal.set_state("o-1", "processing") is False
@@ -196,7 +200,7 @@ def test_setting_the_same_status_records_nothing(journal: Journal) -> None:
     assert len(journal.transitions("o-1")) == 2
 
 
-def test_a_final_state_never_moves_back(journal: Journal) -> None:
+def test_a_final_state_never_moves_back(journal: JournalBackend) -> None:
     """A late PROCESSING answer or an out-of-order notification cannot undo a SUCCESS."""
     new_order(journal)
     journal.set_state("o-1", "SUCCESS")
@@ -206,26 +210,26 @@ def test_a_final_state_never_moves_back(journal: Journal) -> None:
     assert record is not None and record.status is PaymentStatus.SUCCESS
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(list(PaymentStatus)), max_size=12))
-def test_any_sequence_of_states_obeys_the_rules(tmp_path_factory: pytest.TempPathFactory, seq: list) -> None:  # type: ignore[type-arg]
-    with Journal(tmp_path_factory.mktemp("j") / "j.sqlite3") as j:
-        new_order(j)
-        expected = [PaymentStatus.INIT]
-        for status in seq:
-            current = expected[-1]
-            moves = status is not current and not (current.final and not status.final)
-            assert j.set_state("o-1", status) is moves
-            if moves:
-                expected.append(status)
-        assert [t.status for t in j.transitions("o-1")] == expected
-        record = j.order("o-1")
-        assert record is not None and record.status is expected[-1]
-        times = [t.time for t in j.transitions("o-1")]
-        assert times == sorted(times)
+def test_any_sequence_of_states_obeys_the_rules(journal: JournalBackend, seq: list[PaymentStatus]) -> None:
+    order_id = f"o-{time.monotonic_ns()}"  # one journal for every example: an order of its own each
+    new_order(journal, order_id)
+    expected = [PaymentStatus.INIT]
+    for status in seq:
+        current = expected[-1]
+        moves = status is not current and not (current.final and not status.final)
+        assert journal.set_state(order_id, status) is moves
+        if moves:
+            expected.append(status)
+    assert [t.status for t in journal.transitions(order_id)] == expected
+    record = journal.order(order_id)
+    assert record is not None and record.status is expected[-1]
+    times = [t.time for t in journal.transitions(order_id)]
+    assert times == sorted(times)
 
 
-def test_abandoning_is_recorded_in_the_history(journal: Journal) -> None:
+def test_abandoning_is_recorded_in_the_history(journal: JournalBackend) -> None:
     new_order(journal)
     journal.set_state("o-1", "PROCESSING")
     journal.mark_abandoned("o-1", "deadline 30 s passed; closed")
@@ -255,7 +259,7 @@ def test_abandoning_is_recorded_in_the_history(journal: Journal) -> None:
         (["SUCCESS", "refund-failed"], False),
     ],
 )
-def test_which_orders_are_unresolved(journal: Journal, steps: list[str], unresolved: bool) -> None:
+def test_which_orders_are_unresolved(journal: JournalBackend, steps: list[str], unresolved: bool) -> None:
     new_order(journal, amount="10.00")
     new_order(journal, "settled")
     journal.set_state("settled", "SUCCESS")
@@ -281,7 +285,7 @@ def test_which_orders_are_unresolved(journal: Journal, steps: list[str], unresol
 # ---------------------------------------------------------------------------- refunds
 
 
-def test_refunds_never_exceed_what_was_paid(journal: Journal) -> None:
+def test_refunds_never_exceed_what_was_paid(journal: JournalBackend) -> None:
     paid(journal, amount="10.00")
     journal.begin_refund("o-1", "a", Decimal("6"))
     with pytest.raises(OrderError, match=r"more than order 'o-1' has left to refund \(4.00 of 10.00"):
@@ -296,7 +300,7 @@ def test_refunds_never_exceed_what_was_paid(journal: Journal) -> None:
         journal.begin_refund("o-1", "c", Decimal("0.001"))
 
 
-def test_only_a_success_is_refunded(journal: Journal) -> None:
+def test_only_a_success_is_refunded(journal: JournalBackend) -> None:
     new_order(journal)
     journal.set_state("o-1", "PROCESSING")
     with pytest.raises(OrderError, match="is PROCESSING; only a SUCCESS payment can be refunded"):
@@ -306,7 +310,7 @@ def test_only_a_success_is_refunded(journal: Journal) -> None:
 # ---------------------------------------------------------------------------- listing and export
 
 
-def test_orders_are_listed_newest_first_and_limited(journal: Journal) -> None:
+def test_orders_are_listed_newest_first_and_limited(journal: JournalBackend) -> None:
     for i in range(5):
         new_order(journal, f"o-{i}")
     assert [r.order_id for r in journal.orders()] == ["o-4", "o-3", "o-2", "o-1", "o-0"]
@@ -314,7 +318,7 @@ def test_orders_are_listed_newest_first_and_limited(journal: Journal) -> None:
     assert [r.order_id for r in journal.unresolved()] == ["o-0", "o-1", "o-2", "o-3", "o-4"]
 
 
-def test_csv_export_is_exact_and_complete(journal: Journal) -> None:
+def test_csv_export_is_exact_and_complete(journal: JournalBackend) -> None:
     paid(journal, "a", "10.00")
     journal.begin_refund("a", "rf", Decimal("2.5"))
     journal.end_refund("a", "rf", status="SUCCESS")
@@ -378,25 +382,55 @@ def test_a_closed_journal_says_so(tmp_path: Path) -> None:
         new_order(j)
 
 
+def test_unresolved_by_lane(journal: JournalBackend) -> None:
+    new_order(journal, "a", lane="lane-1")
+    new_order(journal, "b", lane="lane-2")
+    new_order(journal, "c", lane="lane-1")
+    journal.set_state("c", "SUCCESS")
+    assert [r.order_id for r in journal.unresolved()] == ["a", "b"]
+    assert [r.order_id for r in journal.unresolved(lane="lane-1")] == ["a"]
+    assert [r.order_id for r in journal.unresolved(lane="lane-2")] == ["b"]
+
+
+def test_orders_keep_their_gateway_and_site(journal: JournalBackend) -> None:
+    new_order(journal, "x")
+    journal.begin_order(
+        "y",
+        money=Money("1.00", "HKD"),
+        wallet="AlipayHK-Offline",
+        code_masked="28**1",
+        lane="lane-9",
+        deadline_at=0,
+        gateway="pingpong",
+        site="sg",
+    )
+    y = journal.order("y")
+    x = journal.order("x")
+    assert y is not None and (y.gateway, y.site) == ("pingpong", "sg")
+    assert x is not None and (x.gateway, x.site) == ("", "")
+
+
 # ---------------------------------------------------------------------------- durability and sharing
 
 WORKER = r"""
 import os, sys, time
 from decimal import Decimal
-from paycode.journal import Journal
+from paycode.journal import open_journal
 from paycode.models import Money
-path, lane, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-j = Journal(path)
+setting, lane, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+j = open_journal(setting)
 deadline = time.monotonic() + 20
 while not os.path.exists(go) and time.monotonic() < deadline:
     time.sleep(0.005)
 won = 0
 for i in range(count):
     own, shared = f"{lane}-{i}", f"shared-{i}"
-    j.begin_order(own, money=Money("1.00", "CNY"), wallet="W", code_masked="13**1", lane=lane, deadline_at=0)
-    j.begin_attempt(own, f"{own}-r", "pay")
-    j.end_attempt(own, f"{own}-r", outcome="answered", code="000000", status="SUCCESS")
-    j.set_state(own, "SUCCESS")
+    with j.batch():
+        j.begin_order(own, money=Money("1.00", "CNY"), wallet="W", code_masked="13**1", lane=lane, deadline_at=0)
+        j.begin_attempt(own, f"{own}-r", "pay")
+    with j.batch():
+        j.end_attempt(own, f"{own}-r", outcome="answered", code="000000", status="SUCCESS")
+        j.set_state(own, "SUCCESS")
     try:
         j.begin_order(shared, money=Money("1.00", "CNY"), wallet="W", code_masked="13**1", lane=lane, deadline_at=0)
         won += 1
@@ -412,14 +446,15 @@ j.close()
 """
 
 
-def test_lanes_sharing_one_file_lose_and_double_nothing(tmp_path: Path) -> None:
-    path, go = tmp_path / "shared.sqlite3", tmp_path / "go"
+def test_lanes_sharing_one_store_lose_and_double_nothing(
+    journal: JournalBackend, journal_setting: str, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
     lanes, count = 4, 25
-    with Journal(path) as j:
-        new_order(j, "refund-me", "1.00")
+    new_order(journal, "refund-me", "1.00")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(path), f"lane{n}", str(count), str(go)],
+            [sys.executable, "-c", WORKER, journal_setting, f"lane{n}", str(count), str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -427,23 +462,22 @@ def test_lanes_sharing_one_file_lose_and_double_nothing(tmp_path: Path) -> None:
         for n in range(lanes)
     ]
     go.touch()
-    outputs = [p.communicate(timeout=60) for p in procs]
+    outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * lanes, [err for _, err in outputs]
     assert sum(int(out) for out, _ in outputs) == count  # each shared order begun by exactly one lane
-    with Journal(path) as j:
-        records = {r.order_id: r for r in j.orders()}
-        assert len(records) == lanes * count + count + 1
-        for n in range(lanes):
-            for i in range(count):
-                oid = f"lane{n}-{i}"
-                assert records[oid].status is PaymentStatus.SUCCESS
-                assert len(j.attempts(oid)) == 1 and len(j.transitions(oid)) == 2
-        refund_me = records["refund-me"]
-        assert refund_me.refunds_pending == Decimal("0.98")  # 14 x 0.07 fit in 1.00; the rest were refused
-        assert len(j.refunds("refund-me")) == 14
+    records = {r.order_id: r for r in journal.orders()}
+    assert len(records) == lanes * count + count + 1
+    for n in range(lanes):
+        for i in range(count):
+            oid = f"lane{n}-{i}"
+            assert records[oid].status is PaymentStatus.SUCCESS
+            assert len(journal.attempts(oid)) == 1 and len(journal.transitions(oid)) == 2
+    refund_me = records["refund-me"]
+    assert refund_me.refunds_pending == Decimal("0.98")  # 14 x 0.07 fit in 1.00; the rest were refused
+    assert len(journal.refunds("refund-me")) == 14
 
 
-def test_threads_sharing_one_journal(journal: Journal) -> None:
+def test_threads_sharing_one_journal(journal: JournalBackend) -> None:
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -465,9 +499,9 @@ def test_threads_sharing_one_journal(journal: Journal) -> None:
 
 KILLED = r"""
 import sys, time
-from paycode.journal import Journal
+from paycode.journal import open_journal
 from paycode.models import Money
-j = Journal(sys.argv[1])
+j = open_journal(sys.argv[1])
 j.begin_order("o-1", money=Money("3.00", "CNY"), wallet="W", code_masked="13**1", lane="l", deadline_at=0)
 j.begin_attempt("o-1", "r1", "pay")
 print("sent", flush=True)
@@ -475,9 +509,8 @@ time.sleep(30)
 """
 
 
-def test_the_intent_survives_sigkill(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], stdout=subprocess.PIPE, text=True)
+def test_the_intent_survives_sigkill(journal_setting: str, open_backend: Callable[[], JournalBackend]) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, journal_setting], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "sent"
     finally:
@@ -485,13 +518,13 @@ def test_the_intent_survives_sigkill(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         assert proc.stdout is not None
         proc.stdout.close()
-    with Journal(path) as j:
-        record = j.order("o-1")
-        assert record is not None and record.unknown_attempts == 1 and record.unresolved
-        assert j.attempts("o-1")[0].outcome == "pending"
+    j = open_backend()
+    record = j.order("o-1")
+    assert record is not None and record.unknown_attempts == 1 and record.unresolved
+    assert j.attempts("o-1")[0].outcome == "pending"
 
 
-def test_settling_attempts_closes_only_open_ones(journal: Journal) -> None:
+def test_settling_attempts_closes_only_open_ones(journal: JournalBackend) -> None:
     new_order(journal)
     journal.begin_attempt("o-1", "r1", "pay")
     journal.end_attempt("o-1", "r1", outcome="unknown", detail="read timeout")

@@ -27,13 +27,6 @@ from paycode.settings import Settings
 from ..conftest import lane_environment
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def journal_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "journal.sqlite3")
-    return str(request.getfixturevalue("pg_dsn"))
-
-
 @pytest.fixture
 def sandbox(
     sandbox: SandboxServer, journal_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
