@@ -63,6 +63,8 @@ ENV: dict[str, str] = {
 }
 
 _LISTS = {"wallets", "prefer_wallets", "plugins", "disable_plugins", "bridge_origins", "bridge_hosts"}
+#: the longest any setting of seconds may be (paycode.cli._args.MAX_SECONDS for options): beyond it a clock overflows
+_MAX_SECONDS = 7 * 24 * 3600
 _FLOATS = {"poll_interval", "deadline", "close_grace", "connect_timeout", "read_timeout", "repeat_window"}
 
 
@@ -250,6 +252,8 @@ def _convert(name: str, value: Any) -> Any:
             number = float("nan")
         if not number > 0 or number == float("inf"):
             raise ConfigError(f"setting {name}={value!r} must be a positive number of seconds")
+        if number > _MAX_SECONDS:
+            raise ConfigError(f"setting {name}={value!r} is too long; at most {_MAX_SECONDS} seconds (a week)")
         return number
     if not isinstance(value, str):
         raise ConfigError(f"setting {name} must be text, not {value!r}")

@@ -8,7 +8,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from paycode.cli._args import positive_int, seconds
+from paycode.cli._args import MAX_SECONDS, positive_int, seconds
 
 
 @given(st.integers(min_value=1, max_value=10**12))
@@ -34,9 +34,17 @@ def test_positive_int_refuses_the_rest_naming_the_text_and_what_is_wanted(text: 
     assert str(refused.value) == f"{text!r} is not a whole number of orders, 1 or more"
 
 
-@given(st.floats(min_value=0, exclude_min=True, allow_infinity=False))
+@given(st.floats(min_value=0, exclude_min=True, max_value=MAX_SECONDS))
 def test_seconds_accepts_positive_finite_numbers(value: float) -> None:
     assert seconds(repr(value)) == value
+
+
+@given(st.floats(min_value=MAX_SECONDS, exclude_min=True, allow_infinity=False))
+def test_seconds_refuses_more_than_a_week(value: float) -> None:
+    """1e300 seconds overflowed the platform's timeouts mid-payment (exit 70 after the request was sent)."""
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        seconds(repr(value))
+    assert str(refused.value) == f"{repr(value)!r} seconds is too long; at most 604800 (a week)"
 
 
 @given(

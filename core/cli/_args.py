@@ -10,7 +10,11 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["positive_int", "seconds"]
+__all__ = ["MAX_SECONDS", "positive_int", "seconds"]
+
+#: the longest wait any option or setting of seconds takes: a week. Beyond it a clock overflows (``1e300``
+#: seconds is past what the platform's timeouts can hold) and no till waits that long anyway.
+MAX_SECONDS = 7 * 24 * 3600
 
 
 def positive_int(unit: str | None = None) -> Callable[[str], int]:
@@ -31,11 +35,13 @@ def positive_int(unit: str | None = None) -> Callable[[str], int]:
 
 
 def seconds(text: str) -> float:
-    """An argparse type for a positive, finite number of seconds."""
+    """An argparse type for a positive, finite number of seconds, at most :data:`MAX_SECONDS` (a week)."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} seconds is too long; at most {MAX_SECONDS} (a week)")
     return value

@@ -8,6 +8,8 @@ import signal
 import sys
 from types import FrameType
 
+from ._args import MAX_SECONDS
+
 HELP = "receive gateway notifications (verified, applied to the journal); 2xx applied or duplicate, else non-2xx"
 
 
@@ -18,6 +20,8 @@ def _seconds(text: str) -> float:
         value = math.nan
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} seconds is too long; at most {MAX_SECONDS} (a week)")
     return value
 
 
