@@ -187,6 +187,14 @@ def _read_order(order_id: str) -> Read:
     return Read(step("order", order_id))
 
 
+def _answered(order_id: str, attempt: str, answer: GatewayAnswer) -> Step:
+    """The journal step that ends an attempt with a verified, trusted answer."""
+    status = answer.status.value if answer.status else None
+    return step(
+        "end_attempt", order_id, attempt, outcome="answered", code=answer.code, status=status, detail=answer.description
+    )
+
+
 class _Order:
     """One payment being worked on: moves its state in the object, the journal and the events together.
 
@@ -289,16 +297,7 @@ class _Order:
         note: str = "",
     ) -> Steps[None]:
         """Record a verified answer and the state it moves the order to in one journal transaction, then tell."""
-        status_text = answer.status.value if answer.status else None
-        ended = step(
-            "end_attempt",
-            self.id,
-            request_id,
-            outcome="answered",
-            code=answer.code,
-            status=status_text,
-            detail=answer.description,
-        )
+        ended = _answered(self.id, request_id, answer)
         moving = moves_to is not None and self._moving(moves_to, transaction_id)
         if moving and moves_to is not None:
             yield from self.write(ended, self._set_state(moves_to, transaction_id, note))
@@ -640,17 +639,7 @@ def _query_order(ctx: FlowContext, order_id: str) -> Steps[Payment]:
             mismatch=why,
         )
     if record is not None:
-        status_text = reply.status.value if reply.status else None
-        ended = step(
-            "end_attempt",
-            order_id,
-            query_id,
-            outcome="answered",
-            code=reply.code,
-            status=status_text,
-            detail=reply.description,
-        )
-        yield Write((ended,))
+        yield Write((_answered(order_id, query_id, reply),))
     ctx.emit("payment.answer", order_id, operation="query", **reply.as_json())
     if found is NOT_FOUND:
         raise GatewayRejected(
@@ -843,17 +832,7 @@ class _Refund:
             yield from self.later(ended)
             ctx.emit("payment.mismatch", order_id, operation=operation, code=reply.code, mismatch=mismatch)
             return PaymentStatus.UNKNOWN
-        status = reply.status.value if reply.status else None
-        ended = step(
-            "end_attempt",
-            order_id,
-            attempt,
-            outcome="answered",
-            code=reply.code,
-            status=status,
-            detail=reply.description,
-        )
-        yield from self.later(ended)
+        yield from self.later(_answered(order_id, attempt, reply))
         ctx.emit("payment.answer", order_id, operation=operation, **reply.as_json())
         self.last = f"{reply.code} {reply.description}".strip()
         if found is NOT_FOUND and operation == "refund":
