@@ -72,6 +72,26 @@ def test_nothing_to_recover(sandbox: SandboxServer, tmp_path: Path, capsys: pyte
     assert run(capsys, "--json") == (0, "", "")
 
 
+def test_a_lane_with_nothing_to_recover_is_named(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashed_lane(tmp_path, sent=["l7-open"])  # lane-7 has an unresolved order, lane-1 none
+    assert run(capsys, "--lane", "lane-1") == (
+        0,
+        "nothing to recover on lane lane-1: every order of that lane in the journal is resolved\n",
+        "",
+    )
+    for bad in ("", " ", "a\nb", "x" * 65):
+        status, out, err = run(capsys, "--lane", bad)
+        assert (status, out) == (2, "")
+        assert err == (
+            f"paycode: error: paycode recover: --lane {bad!r} is not a lane name; a lane name is 1 to 64 printable "
+            "characters, such as lane-1 or front-2\n"
+        )
+    status, out, err = run(capsys, "--lane", "lane-7")
+    assert (status, err) == (0, "") and out.startswith("l7-open  lane-7  INIT -> SUCCESS")
+
+
 def test_all_resolved_exits_0(sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     crashed_lane(tmp_path, sent=["paid-1", "paid-2"])
     status, out, err = run(capsys)

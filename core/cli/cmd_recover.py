@@ -28,6 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_lane_option(lane: str) -> None:
+    """``--lane`` names a lane as the ``lane`` setting does: a name that no lane can have is a mistake, said so."""
+    from ..errors import ConfigError
+    from ..settings import Settings
+
+    try:
+        Settings(lane=lane)
+    except ConfigError:
+        raise ConfigError(
+            f"paycode recover: --lane {lane!r} is not a lane name; a lane name is 1 to 64 printable characters, "
+            "such as lane-1 or front-2"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..journal import journal_file, open_journal
@@ -37,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.load(config=args.config)
     if args.all_lanes and args.lane is not None:
         raise ConfigError("paycode recover: --all-lanes and --lane NAME exclude each other; give one")
+    if args.lane is not None:
+        _check_lane_option(args.lane)
     path = journal_file(settings.journal)
     if path is not None and not path.exists():
         if not args.json:
@@ -46,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
         pending = [r for r in journal.unresolved() if args.lane is None or r.lane == args.lane]
         if not pending:
             if not args.json:
-                print("nothing to recover: every order in the journal is resolved")
+                if args.lane is None:
+                    print("nothing to recover: every order in the journal is resolved")
+                else:
+                    lane = args.lane
+                    print(f"nothing to recover on lane {lane}: every order of that lane in the journal is resolved")
             return 0
         if settings.gateway == "sandbox":
             raise ConfigError(
