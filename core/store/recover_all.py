@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..host import PluginHost
     from ..journal import JournalBackend, OrderRecord
 
-__all__ = ["SKIPPED", "recover_all_lanes"]
+__all__ = ["SKIPPED", "recover_all_lanes", "recover_claimed"]
 
 #: the action of an order another recoverer was handling
 SKIPPED = "skipped"
@@ -52,8 +52,26 @@ def recover_all_lanes(
 
     ``kw`` (``now``, ``grace``) goes to :func:`paycode.recovery.recover`.
     """
+    return recover_claimed(journal, client, host, late_success=late_success, on_result=on_result, **kw)
+
+
+def recover_claimed(
+    journal: JournalBackend,
+    client: GatewayClient,
+    host: PluginHost | None = None,
+    *,
+    lane: str | None = None,
+    late_success: str | None = None,
+    on_result: Callable[[RecoveryResult], None] | None = None,
+    **kw: Any,
+) -> list[RecoveryResult]:
+    """Settle the unresolved orders of ``lane`` (None: every lane), each under a claim, as
+    :func:`paycode.recovery.recover` does; an order another recoverer holds is skipped and reported unresolved
+    (action ``skipped``). A lane's own recovery at start (``paycode.Terminal``) and ``recover --all-lanes`` both
+    use it, so they never act on one order together.
+    """
     results: list[RecoveryResult] = []
-    for listed in journal.unresolved():
+    for listed in journal.unresolved(lane):
         with claim(journal, listed.order_id) as mine:
             if not mine:
                 result = RecoveryResult(
@@ -67,6 +85,10 @@ def recover_all_lanes(
                     amount=listed.amount,
                     currency=listed.currency,
                 )
+                if host is not None:  # as recover() reports each order it settles
+                    data = result.as_json()
+                    data.pop("order_id")
+                    host.emit("recovery.order", listed.order_id, **data)
             else:
                 record = journal.order(listed.order_id)
                 if record is None or not record.unresolved:
