@@ -113,6 +113,25 @@ def test_schemes_it_cannot_read_are_refused_with_the_accepted_ones() -> None:
         diagnose("replay:///tmp/scans.txt", timeout=0.1)
 
 
+@pytest.mark.parametrize(
+    ("device", "error"),
+    [
+        ("", "paycode: error: scanner '' is not a URL; write scheme://target?options"),
+        ("replay:///tmp/scans.txt", "paycode: error: paycode setup scanner cannot read replay:// raw; accepted: "),
+    ],
+)
+def test_a_device_it_cannot_read_is_refused_before_the_test_barcode(
+    device: str, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paycode.cli import main
+
+    status = main(["setup", "scanner", "--device", device, "--png", str(tmp_path / "code.png"), "--timeout", "0.1"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")  # no candidate list, no barcode drawn, no "scan it now"
+    assert err.splitlines()[-1].startswith(error)
+    assert not (tmp_path / "code.png").exists()
+
+
 # ---------------------------------------------------------------------------- the test barcode
 
 

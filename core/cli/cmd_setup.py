@@ -85,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
     human = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the JSON object alone
     host = PluginHost(Settings.load(args.config))
+    if args.device != "auto" and not args.list:
+        from ..setup_assistant.assistant import _capturable
+
+        _capturable(args.device)  # a device it cannot read is said at once, before the test barcode is drawn
     found, trouble = candidates(host)
     for line in trouble:
         print(f"paycode: {line}", file=sys.stderr)
