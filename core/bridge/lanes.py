@@ -378,7 +378,10 @@ class Lane:
     # ------------------------------------------------------------------ events
 
     def _update(self, view: PaymentView, **changes: Any) -> None:
+        """Apply ``changes`` and publish the payment, unless they change nothing (no ``payment.updated`` then)."""
         with self._lock:
+            if all(getattr(view, name) == value for name, value in changes.items()):
+                return
             for name, value in changes.items():
                 setattr(view, name, value)
             view.updated_at = time.time()

@@ -102,6 +102,9 @@ class BridgeServer:
             timeout_graceful_shutdown=5,
             ws_ping_interval=20.0,
             ws_max_size=64 * 1024,
+            # events are a few hundred bytes of JSON, mostly to a client on the same machine: compressing each
+            # one (and the client inflating it) cost ~0.8 ms of CPU a payment (docs/benchmarks.md, section 8)
+            ws_per_message_deflate=False,
         )
         self.server = _Server(config, self)
         self._thread: threading.Thread | None = None

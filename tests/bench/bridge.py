@@ -7,8 +7,11 @@
    endpoint on the same uvicorn sending what the same thread puts in its queue (``call_soon_threadsafe``).
    Goal: p99 at most 5 ms.
 2. ``bridge_payment``: a payment through the bridge, ``POST /v1/payments`` with a success code (keep-alive
-   connection) until its final ``payment.updated`` event arrives on the WebSocket, against ``Terminal.pay`` of
-   the same code shape in this process on the same sandbox, in alternating rounds. As deployed, the bridge
+   connection, the standard library's ``http.client``: the lightest Python client, so the figure is the
+   bridge's and not the client's) until its final ``payment.updated`` event arrives on the WebSocket, against
+   ``Terminal.pay`` of the same code shape in this process on the same sandbox, in alternating rounds. The same
+   payment posted with httpx is a third arm of the same rounds (``extra``: ``httpx_median_ms``), and the CPU
+   time the bridge's process and the client spend per payment are recorded. As deployed, the bridge
    (``paycode serve``) and the sandbox (``paycode sandbox``) each run in a process of their own, the client in
    the benchmark's. Goal: median at most 1.2 times ``Terminal.pay`` plus 1 ms.
 
@@ -18,6 +21,7 @@ The first figure runs in one process on 127.0.0.1 (the emit must happen in the b
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import selectors
@@ -188,14 +192,25 @@ class _ServeProcess:
         self.log.close()
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc (0.0 where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _payment_latency(cfg: Config, folder: Path) -> Figure:
     count = cfg.pick(150, 12)
     rounds = 5 if not cfg.quick else 2
     per_round = max(1, count // rounds)
-    codes = iter(success_codes(2 * count + 40, start=500_000))
+    codes = iter(success_codes(3 * count + 60, start=500_000))
     clock = time.perf_counter_ns
     bridge_samples: list[float] = []
+    httpx_samples: list[float] = []
     terminal_samples: list[float] = []
+    cpu = {"bridge": 0.0, "client": 0.0}
     with sandbox_process(cfg, folder) as sandbox:
         serving = _ServeProcess(cfg, folder, sandbox)
         # the baseline lane: a Terminal in this process with its own journal, paying the same sandbox
@@ -209,27 +224,42 @@ def _payment_latency(cfg: Config, folder: Path) -> Figure:
         )
         terminal = Terminal(settings, host=PluginHost(settings), recover=False)
         ws_url = serving.url.replace("http://", "ws://") + "/v1/events"
+        address = serving.url.removeprefix("http://").rpartition(":")
+        plain = http.client.HTTPConnection(address[0], int(address[2]), timeout=30)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
         try:
             with (
-                httpx.Client(base_url=serving.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+                httpx.Client(base_url=serving.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
                 connect(ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws,
             ):
 
-                def via_bridge() -> float:
-                    code = next(codes)
-                    start = clock()
-                    answer = http.post("/v1/payments", json={"amount": AMOUNT, "currency": CURRENCY, "code": code})
+                def post_plain(code: str) -> str:
+                    body = json.dumps({"amount": AMOUNT, "currency": CURRENCY, "code": code})
+                    plain.request("POST", "/v1/payments", body=body, headers=headers)
+                    answer = plain.getresponse()
+                    text = answer.read()
+                    if answer.status != 202:
+                        raise AssertionError(f"bridge benchmark: POST answered {answer.status} {text[:300]!r}")
+                    return str(json.loads(text)["reference"])
+
+                def post_httpx(code: str) -> str:
+                    answer = client.post("/v1/payments", json={"amount": AMOUNT, "currency": CURRENCY, "code": code})
                     if answer.status_code != 202:
                         raise AssertionError(f"bridge benchmark: POST answered {answer.status_code} {answer.text}")
-                    reference = answer.json()["reference"]
+                    return str(answer.json()["reference"])
+
+                def via_bridge(post: Any = post_plain) -> float:
+                    code = next(codes)
+                    start = clock()
+                    reference = post(code)
                     while True:
-                        event = json.loads(ws.recv(timeout=30))
-                        if (
-                            event["event"] == "payment.updated"
-                            and event["order"] == reference
-                            and event["payment"]["final"]
-                        ):
-                            break
+                        text = ws.recv(timeout=30)
+                        if '"payment.updated"' not in text:  # the client parses only the events it follows
+                            continue
+                        event = json.loads(text)
+                        if event["event"] == "payment.updated" and event["order"] == reference:
+                            if event["payment"]["final"]:
+                                break
                     elapsed = clock() - start
                     if event["payment"]["state"] != "paid":
                         raise AssertionError(f"bridge benchmark: a payment ended {event['payment']['state']}")
@@ -246,14 +276,20 @@ def _payment_latency(cfg: Config, folder: Path) -> Figure:
 
                 for _ in range(5):
                     via_bridge()
+                    via_bridge(post_httpx)
                     via_terminal()
                 for _ in range(rounds):
+                    bridge_cpu, client_cpu = _process_cpu(serving.proc.pid), time.process_time()
                     bridge_samples += [via_bridge() for _ in range(per_round)]
+                    cpu["bridge"] += _process_cpu(serving.proc.pid) - bridge_cpu
+                    cpu["client"] += time.process_time() - client_cpu
+                    httpx_samples += [via_bridge(post_httpx) for _ in range(per_round)]
                     terminal_samples += [via_terminal() for _ in range(per_round)]
         finally:
+            plain.close()
             terminal.close()
             serving.close()
-    value, baseline = Stats.of(bridge_samples), Stats.of(terminal_samples)
+    value, baseline, with_httpx = Stats.of(bridge_samples), Stats.of(terminal_samples), Stats.of(httpx_samples)
     return Figure(
         id="bridge_payment",
         title="bridge: payment via POST /v1/payments to its final event",
@@ -262,9 +298,14 @@ def _payment_latency(cfg: Config, folder: Path) -> Figure:
         baseline_label="Terminal.pay on the same sandbox process in the same run",
         goal="<= 1.2x Terminal.pay + 1 ms",
         met=value.median <= 1.2 * baseline.median + 1_000_000,
-        notes="paycode serve and the sandbox in processes of their own; success codes, keep-alive HTTP, "
-        "the final state read from the WebSocket",
-        extra={"added_median_ms": round((value.median - baseline.median) / 1e6, 3)},
+        notes="paycode serve and the sandbox in processes of their own; success codes, keep-alive HTTP "
+        "(http.client), the final state read from the WebSocket",
+        extra={
+            "added_median_ms": round((value.median - baseline.median) / 1e6, 3),
+            "httpx_median_ms": round(with_httpx.median / 1e6, 3),
+            "bridge_cpu_ms_per_payment": round(cpu["bridge"] / len(bridge_samples) * 1e3, 3),
+            "client_cpu_ms_per_payment": round(cpu["client"] / len(bridge_samples) * 1e3, 3),
+        },
     )
 
 
