@@ -24,7 +24,19 @@ from ._report import cpu_times, load_average, machine, steal_percent, table
 from ._run import Config
 
 #: the benchmark modules, in the order they run
-BENCHMARKS = ("scan_to_wire", "hook_dispatch", "decoders", "camera", "camera_hard", "startup", "lanes", "lanes_pg", "shopper_wait", "receiver", "bridge")
+BENCHMARKS = (
+    "scan_to_wire",
+    "hook_dispatch",
+    "decoders",
+    "camera",
+    "camera_hard",
+    "startup",
+    "lanes",
+    "lanes_pg",
+    "shopper_wait",
+    "receiver",
+    "bridge",
+)
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 
 

@@ -55,6 +55,7 @@ FILE_PARAMS: Mapping[str, str] = {
 
 _PARAMS_BY_SCHEME: Mapping[str, Mapping[str, str]] = {"camera": DEVICE_PARAMS, "camera+file": FILE_PARAMS}
 
+
 @attrs.frozen
 class CameraOptions:
     """Everything a camera scanner URL says, checked.
@@ -98,8 +99,7 @@ class CameraOptions:
         accepted = _PARAMS_BY_SCHEME.get(scheme)
         if accepted is None:
             raise ScannerConfigError(
-                f"scanner {url.display!r}: the camera plugin reads camera:// and camera+file:// URLs, "
-                f"not {scheme}://",
+                f"scanner {url.display!r}: the camera plugin reads camera:// and camera+file:// URLs, not {scheme}://",
                 scanner=url.display,
             )
         for name in url.params:
