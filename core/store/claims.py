@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import JournalError
 
-__all__ = ["claim"]
+__all__ = ["can_claim", "claim"]
 
 _held: set[tuple[str, str]] = set()
 _held_lock = threading.Lock()
@@ -59,6 +59,11 @@ def _file_claim(journal_path: Path, order_id: str) -> Iterator[bool]:
     finally:
         with _held_lock:
             _held.discard(key)
+
+
+def can_claim(journal: Any) -> bool:
+    """Whether :func:`claim` works on ``journal``: a PostgreSQL journal, or a SQLite one (a file beside it)."""
+    return callable(getattr(journal, "claim", None)) or isinstance(getattr(journal, "path", None), Path)
 
 
 def claim(journal: Any, order_id: str) -> contextlib.AbstractContextManager[bool]:
