@@ -83,7 +83,10 @@ class PostgresWaker(LocalWaker):
                     ever = True
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
-                            self._wake_local(note.payload)
+                            if note.payload:
+                                self._wake_local(note.payload)
+                            elif self._stop.is_set():  # an empty one only ends the wait for news (close)
+                                break
             except psycopg.Error:
                 pass
             finally:
@@ -109,8 +112,13 @@ class PostgresWaker(LocalWaker):
                     self._sender = None
 
     def close(self) -> None:
+        import psycopg
+
         self._stop.set()
         if self._thread is not None:
+            if self.connected.is_set():  # end the listener's wait at once rather than at its next half second
+                with contextlib.suppress(psycopg.Error), self._connect() as conn:
+                    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             self._thread.join(timeout=5)
         with self._send_lock:
             if self._sender is not None:
@@ -146,9 +154,14 @@ class DatagramWaker(LocalWaker):
         self._stop = threading.Event()
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         if listen:
-            self._start()
+            try:
+                self._start()
+            except BaseException:
+                self._out.close()
+                raise
 
     def _start(self) -> None:
+        sock: socket.socket | None = None
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -157,6 +170,8 @@ class DatagramWaker(LocalWaker):
             entry = self.folder / f"{os.getpid()}-{port}"
             entry.touch(mode=0o600)
         except OSError as exc:
+            if sock is not None:
+                sock.close()
             raise JournalError(f"wake-up folder {str(self.folder)!r} cannot be used: {exc.strerror}") from None
         self._sock, self._entry = sock, entry
         self._thread = threading.Thread(target=self._receive, name="paycode-wake-receive", daemon=True)
@@ -213,6 +228,9 @@ class DatagramWaker(LocalWaker):
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            if self._sock is not None:  # end the receiver's wait at once rather than at its next half second
+                with contextlib.suppress(OSError):
+                    self._out.sendto(b"", self._sock.getsockname())
             self._thread.join(timeout=5)
             self._thread = None
         if self._entry is not None:
