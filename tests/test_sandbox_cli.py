@@ -112,6 +112,17 @@ def test_human_banner_shows_how_to_point_paycode_at_it() -> None:
     assert proc.returncode == 0
 
 
+def test_the_export_line_is_quoted_for_the_shell() -> None:
+    """An accId such as '<x>' would be a redirection if pasted unquoted into a shell."""
+    salt = {"SANDBOX_TEST_SALT": "s 3"}
+    with sandbox_process("--acc-id", "<x>", "--salt-env", "SANDBOX_TEST_SALT", env=salt) as (proc, _):
+        proc.send_signal(signal.SIGINT)
+        out, _ = finish(proc)
+    [export] = [line for line in out.splitlines() if line.startswith("  export ")]
+    assert "PAYCODE_ACC_ID='<x>'" in export and "PAYCODE_SALT='s 3'" in export
+    assert proc.returncode == 0
+
+
 def test_list_codes_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "--list-codes", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import threading
 from collections.abc import Callable
@@ -168,8 +169,8 @@ def _print_banner(server: SandboxServer, *, as_json: bool) -> None:
         f"  wallets   {', '.join(sorted(server.wallets)) or 'none installed'}",
         f"  faults    {active or 'none'}",
         "Point paycode at it with:",
-        f"  export PAYCODE_GATEWAY={server.base_url} PAYCODE_ACC_ID={account['acc_id']} "
-        f"PAYCODE_CLIENT_ID={account['client_id']} PAYCODE_SALT={account['salt']}",
+        f"  export PAYCODE_GATEWAY={server.base_url} PAYCODE_ACC_ID={shlex.quote(account['acc_id'])} "
+        f"PAYCODE_CLIENT_ID={shlex.quote(account['client_id'])} PAYCODE_SALT={shlex.quote(account['salt'])}",
         "Test codes: paycode sandbox --list-codes. Stop with Ctrl-C.",
     ]
     print("\n".join(lines), flush=True)
