@@ -198,6 +198,11 @@ def parse_notification(
     status = _text(biz, "status")
     if order_id is None or status is None:
         raise MessageError("notification bizContent lacks merchantTransactionId or status")
+    for name, value in (("merchantTransactionId", order_id), ("merchantRefundId", _text(biz, "merchantRefundId"))):
+        if value is not None and len(value) > 64:
+            raise MessageError(
+                f"notification {name} {_shown(value)} is {len(value)} characters long; the gateway's ids are at most 64"
+            )
     status = status.upper()
     kind = (_text(biz, "notifyType") or "RECHARGE").upper()
     if kind not in NOTIFY_STATUSES and kind not in _IGNORED_TYPES:

@@ -109,6 +109,7 @@ def test_out_of_order_success_still_wins(receiver: Any, journal: Journal) -> Non
         ),
         (notification("SUCCESS", currency=156), 400, "has currency 156, which is not text; accepted: an ISO 4217"),
         (notification("SUCCESS", amount="1" * 5000), 400, "… (5002 characters), which is not a plain decimal amount"),
+        (notification("SUCCESS", order="o" * 9000), 400, "9000 characters long; the gateway's ids are at most 64"),
     ],
     ids=[
         "bad-signature",
@@ -119,6 +120,7 @@ def test_out_of_order_success_still_wins(receiver: Any, journal: Journal) -> Non
         "unsigned",
         "currency-not-text",
         "huge-amount-cut",
+        "huge-order-id",
     ],
 )
 def test_rejected_notifications_get_a_non_2xx(
