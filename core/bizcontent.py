@@ -94,7 +94,10 @@ def new_request_id(kind: str = "rq") -> str:
 
 def check_notification_url(url: str) -> str:
     """A ``notificationUrl`` must be an http(s) URL without query parameters (PingPong's rule)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # such as an IPv6 host without its closing bracket
+        raise ConfigError(f"notification_url {url!r} is not a URL ({exc}); give http(s)://host[:port]/path") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"notification_url {url!r} is not an http:// or https:// URL")
     if parts.query or parts.fragment:
@@ -122,7 +125,10 @@ def check_text(value: object, what: str, limit: int) -> str:
 
 def _check_url(url: object, what: str) -> str:
     text = check_text(url, what, MAX_URL)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # such as an IPv6 host without its closing bracket
+        raise OrderError(f"{what} {text!r} is not a URL ({exc}); give http(s)://host[:port]/path") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
         raise OrderError(f"{what} {text!r} is not an http:// or https:// URL")
     return text

@@ -76,6 +76,7 @@ def test_settings_give_defaults_and_arguments_win(gw: DocGateway, tmp_path: Path
         ("shopper_ip", "not-an-ip", "IPv4 or IPv6"),
         ("remark", "a<b>", "<"),
         ("pay_result_url", "ftp://shop.example/x", "payResultUrl"),
+        ("pay_result_url", "http://[::1/paid", r"payResultUrl 'http://\[::1/paid' is not a URL \(Invalid IPv6 URL\)"),
         ("goods", [], "non-empty list"),
     ],
 )

@@ -141,7 +141,10 @@ def test_query_needs_an_id() -> None:
         query_biz()
 
 
-@pytest.mark.parametrize("url", ["https://h.example/n?x=1", "ftp://h.example/n", "https://h.example/<n>", "notaurl"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://h.example/n?x=1", "ftp://h.example/n", "https://h.example/<n>", "notaurl", "http://[::1", "http://["],
+)
 def test_notification_url_rules(url: str) -> None:
     with pytest.raises(ConfigError):
         check_notification_url(url)
