@@ -119,6 +119,20 @@ def _refund_amount(amount: Amount, currency: str | None) -> tuple[Decimal | str 
     return amount.amount, amount.currency
 
 
+def _waker_from(settings: Settings) -> Waker | None:
+    """The waker the settings call for (:func:`paycode.wake.waker_for`), or None for plain sleeping: ``wake = "off"``,
+    or a waker that cannot be made here (the lane then polls, as it would without notifications)."""
+    from .wake import SleepWaker, waker_for
+
+    try:
+        waker = waker_for(settings)
+    except (PaycodeError, OSError):
+        return None
+    if isinstance(waker, SleepWaker):
+        return None
+    return waker
+
+
 def _seconds(name: str, value: float | None) -> float | None:
     if value is None:
         return None
@@ -148,10 +162,15 @@ class _TerminalBase:
             host = PluginHost(settings)
         self.host = host
         self._own_journal = journal is None
-        self.journal = journal if journal is not None else open_journal(settings.journal)
+        # a lane never announces its own payment's answers (it is the one waiting on them): only the receiver,
+        # recovery and reconciliation do (open_journal(announce=False); docs/store.md)
+        self.journal = journal if journal is not None else open_journal(settings.journal, announce=False)
         self.recovered: list[Any] = []
-        #: an optional waker (paycode.wake): news of an order ends its lane's sleep early
-        self.waker = waker
+        #: an optional waker (paycode.wake): news of an order ends its lane's sleep early. A terminal that opens
+        #: its journal from the settings builds one from them when none is given (``wake = "off"``: none, plain
+        #: sleeping) and closes it when it closes.
+        self._own_waker = waker is None and self._own_journal
+        self.waker = _waker_from(settings) if self._own_waker else waker
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
         self.context = FlowContext(
@@ -359,11 +378,15 @@ class _TerminalBase:
         if self.settings.gateway == "sandbox":
             return []  # the embedded sandbox is new in every process: it cannot know the journal's orders
         from .recovery import recover
+        from .store.claims import can_claim
+        from .store.recover_all import recover_claimed
 
-        # only this lane's orders: another lane sharing the journal may be paying one of its own right now
-        return list(
-            recover(self.journal, client, self.host, late_success=self.settings.late_success, lane=self.settings.lane)
-        )
+        # only this lane's orders: another lane sharing the journal may be paying one of its own right now; each
+        # under a claim, as `recover --all-lanes` takes them: an order another recoverer holds is skipped, unresolved
+        late_success, lane = self.settings.late_success, self.settings.lane
+        if can_claim(self.journal):
+            return list(recover_claimed(self.journal, client, self.host, lane=lane, late_success=late_success))
+        return list(recover(self.journal, client, self.host, late_success=late_success, lane=lane))
 
     @contextmanager
     def reporting(self, operation: str, order_id: str | None = None) -> Iterator[None]:
@@ -375,8 +398,14 @@ class _TerminalBase:
             raise
 
     def _close_journal(self) -> None:
-        if self._own_journal:
-            self.journal.close()
+        """Close what the terminal opened itself: its waker, then its journal."""
+        waker, self.waker = (self.waker, None) if self._own_waker else (None, self.waker)
+        try:
+            if waker is not None:
+                waker.close()
+        finally:
+            if self._own_journal:
+                self.journal.close()
 
 
 class Terminal(_TerminalBase):
