@@ -418,7 +418,12 @@ class AsyncGatewayClient(Protocol):
 
 def check_base_url(url: str) -> str:
     """``url`` without a trailing slash, when it is https://, or http:// to a loopback address; else ConfigError."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # a bracketed host that is not an IPv6 address, or its bracket never closed
+        raise ConfigError(
+            f"gateway URL {url!r} is not a URL ({exc}); give https://host[:port], an IPv6 host as https://[::1]:PORT"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"gateway URL {url!r} is not an https:// URL with a host")
     if parts.query or parts.fragment:

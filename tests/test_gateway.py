@@ -264,6 +264,8 @@ def test_base_urls_accepted(url: str) -> None:
         ("https://", "https://"),
         ("https://h.example?x=1", "query"),
         ("https://h.example:99999", "port"),
+        ("http://[::1", r"is not a URL \(Invalid IPv6 URL\)"),
+        ("https://[zz]", "is not a URL .*an IPv6 host as https://"),
     ],
 )
 def test_base_urls_refused(url: str, why: str) -> None:
