@@ -92,7 +92,16 @@ BAD_VALUES: dict[str, list[Any]] = {
         {"type": "Wechat-Offline", "scanCodeId": "1" * (MAX_ID + 1)},
     ],
     "device": ["02", {"orderTerminal": "05"}, {"orderTerminal": 2}],
-    "notificationUrl": ["http://h/p?q=1", "https://h/p#f", "mailto:x@y", "ftp://h/p", "not a url", 5],
+    "notificationUrl": [
+        "http://h/p?q=1",
+        "https://h/p#f",
+        "mailto:x@y",
+        "ftp://h/p",
+        "not a url",
+        5,
+        "http://[::1/n",
+        "http://[zz]/n",
+    ],
     "timeExpire": [-1, "tomorrow", True, Decimal("1.5")],
 }
 

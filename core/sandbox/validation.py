@@ -154,7 +154,10 @@ def _url(biz: Mapping[str, Any], key: str) -> str | None:
     value = _text(biz, key, max_len=512)
     if value is None:
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an IPv6 bracket never closed, or one holding no address
+        raise bad_parameter(f"bizContent.{key} {value!r} is not an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise bad_parameter(f"bizContent.{key} {value!r} is not an http(s) URL")
     if "?" in value or "#" in value:
