@@ -63,6 +63,10 @@ def parse_message(data: bytes, source: str = "the message") -> dict[str, Any]:
         raise MessageError(
             f"{source} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); give one JSON object"
         ) from None
+    except RecursionError:
+        raise MessageError(f"{source} is nested too deeply to be a message; give one JSON object") from None
+    except ValueError:  # a whole number beyond the interpreter's digit limit (4300 digits)
+        raise MessageError(f"{source} holds a number too long to read; give one JSON object") from None
     if not isinstance(value, dict):
         kind = _JSON_KINDS.get(type(value), type(value).__name__)
         raise MessageError(f"{source} is a JSON {kind}, not an object; give one JSON object with the message fields")

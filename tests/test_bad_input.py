@@ -49,6 +49,7 @@ def make_files(folder: Path) -> dict[str, str]:
     (folder / "message.json").write_text('{"accId": "1", "bizContent": "{}"}\n')
     (folder / "random.bin").write_bytes(random.Random(6).randbytes(4096))
     (folder / "junk.txt").write_text("!{6de`X[2d?%cf;}e&f0;\n1Y^5\n")
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     code = mask_code(WECHAT)
     with Journal(folder / "journal.sqlite3") as journal:
         for order_id, status in (("paid-1", "SUCCESS"), ("failed-1", "FAILED")):
@@ -79,6 +80,7 @@ def make_files(folder: Path) -> dict[str, str]:
         "message.json": "a JSON message to sign",
         "random.bin": "4096 random bytes",
         "junk.txt": "lines of printable junk",
+        "deep.json": "JSON nested 100,000 levels deep",
         "journal.sqlite3": "a paid order paid-1 and a declined order failed-1",
         "open.sqlite3": "an order open-1 never answered",
     }

@@ -122,6 +122,8 @@ def test_parse_message_keeps_number_text_and_refuses_non_objects() -> None:
         (b'"text"', "JSON string, not an object"),
         (b"null", "JSON null, not an object"),
         (b"\xff\xfe", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply to be a message"),
+        (b'{"a": ' + b"1" * 5000 + b"}", "holds a number too long to read"),
     ]:
         with pytest.raises(MessageError, match=fragment) as caught:
             parse_message(data, "the message")
