@@ -4,8 +4,6 @@ orders are settled, and the skipped one is settled once the claim is released.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from paycode.sandbox.server import SandboxServer
 from paycode.settings import Settings
 
 from ..conftest import lane_environment
-from .test_recover_all_lanes import HOLDER, crashed_lanes
+from .test_recover_all_lanes import crashed_lanes, held
 
 
 @pytest.fixture
@@ -30,18 +28,8 @@ def test_a_lane_recovering_at_start_skips_an_order_another_recoverer_holds(
 ) -> None:
     crashed_lanes(journal_setting, {"a-1": "lane-1", "a-2": "lane-1", "b-1": "lane-2"})
     monkeypatch.setenv("PAYCODE_LANE", "lane-1")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, journal_setting, "a-2"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
-        with Terminal(Settings.load()) as terminal:
-            first = [(r.order_id, r.action, r.resolved) for r in terminal.recovered]
-    finally:
-        holder.communicate("\n", timeout=30)
+    with held(journal_setting, "a-2"), Terminal(Settings.load()) as terminal:
+        first = [(r.order_id, r.action, r.resolved) for r in terminal.recovered]
     assert first == [("a-1", "recorded", True), ("a-2", "skipped", False)]  # b-1 is lane-2's: not touched
     skipped = next(r for r in terminal.recovered if r.order_id == "a-2")
     assert "another recoverer" in skipped.reason

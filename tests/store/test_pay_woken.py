@@ -8,9 +8,6 @@ password step (the sandbox's ``007`` code) can only finish in time because the r
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,24 +18,7 @@ from paycode.host import PluginHost
 from paycode.journal import open_journal
 from paycode.sandbox import SandboxServer
 
-POLL = 30.0  # seconds between the lane's queries: longer than the lane is given
-
-
-def environment(srv: SandboxServer, journal: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCODE_")}
-    c = srv.credentials
-    env.update(
-        PAYCODE_GATEWAY=srv.base_url,
-        PAYCODE_ACC_ID=c.acc_id,
-        PAYCODE_CLIENT_ID=c.client_id,
-        PAYCODE_SALT=c.salt,
-        PAYCODE_JOURNAL=journal,
-        PAYCODE_POLL_INTERVAL=str(POLL),
-        PAYCODE_DEADLINE="60",
-        PAYCODE_READ_TIMEOUT="5",
-        **extra,
-    )
-    return env
+from .test_store import POLL, environment, receiver_process
 
 
 @pytest.fixture
@@ -47,28 +27,11 @@ def store(
 ) -> Iterator[tuple[SandboxServer, str, dict[str, str]]]:
     """The sandbox gateway and ``paycode notifications`` on this test's journal, in its own process; yields
     (sandbox, the receiver's URL, the environment of a lane)."""
-    with SandboxServer(wallets=base_host.wallets.values(), signers=base_host.signers, password_seconds=1.0) as srv:
-        open_journal(journal_setting).close()  # made (migrated) before the processes start
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paycode", "notifications", "--json"],
-            env=environment(srv, journal_setting),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert proc.stdout is not None
-            first = json.loads(proc.stdout.readline())
-            assert first["event"] == "listening", first
-            yield srv, first["url"], environment(srv, journal_setting, PAYCODE_NOTIFICATION_URL=first["url"])
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+    with (
+        SandboxServer(wallets=base_host.wallets.values(), signers=base_host.signers, password_seconds=1.0) as srv,
+        receiver_process(srv, journal_setting, tmp_path) as url,
+    ):
+        yield srv, url, environment(srv, journal_setting, PAYCODE_NOTIFICATION_URL=url)
 
 
 def pay(env: dict[str, str], cwd: Path, code: str, order_id: str) -> subprocess.Popen[str]:

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,22 @@ j.close()
 """
 
 
+@contextmanager
+def held(journal_setting: str, order_id: str) -> Iterator[None]:
+    """Another process holds the claim on ``order_id`` for the duration of the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, journal_setting, order_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        yield
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
     status = main(["recover", *argv])
     out, err = capsys.readouterr()
@@ -76,17 +94,8 @@ def test_every_lane_is_recovered_and_a_claimed_order_is_skipped(
     sandbox: SandboxServer, journal_setting: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crashed_lanes(journal_setting, {"a-1": "lane-1", "b-1": "lane-2", "c-1": "lane-3", "c-2": "lane-3"})
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, journal_setting, "b-1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+    with held(journal_setting, "b-1"):
         status, rows, err = run(capsys, "--all-lanes", "--json")
-    finally:
-        holder.communicate("\n", timeout=30)
     assert (status, err) == (3, "")
     assert [(r["order_id"], r["lane"], r["after"], r["action"], r["resolved"]) for r in rows] == [
         ("a-1", "lane-1", "SUCCESS", "recorded", True),

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,34 +65,44 @@ def environment(srv: SandboxServer, dsn: str, **extra: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def receiver_process(srv: SandboxServer, journal: str, cwd: Path) -> Iterator[str]:
+    """``paycode notifications`` on ``journal`` in a process of its own, for the sandbox ``srv``; yields its URL."""
+    open_journal(journal).close()  # made (migrated) before the processes start
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paycode", "notifications", "--json"],
+        env=environment(srv, journal),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["event"] == "listening", first
+        assert ("postgresql://" in first["journal"]) is journal.startswith("postgresql://"), first
+        yield str(first["url"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
 @pytest.fixture
 def receiver(pg_dsn: str, base_host: PluginHost, tmp_path: Path) -> Iterator[tuple[SandboxServer, str, list[str]]]:
     """The sandbox gateway, and ``paycode notifications`` on the store's journal; yields (sandbox, the receiver's
     URL, its output lines so far)."""
-    with SandboxServer(
-        wallets=base_host.wallets.values(), signers=base_host.signers, password_seconds=0.8, slow_seconds=1.5
-    ) as srv:
-        open_journal(pg_dsn).close()  # migrated before the processes start
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paycode", "notifications", "--json"],
-            env=environment(srv, pg_dsn),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert proc.stdout is not None
-            first = json.loads(proc.stdout.readline())
-            assert first["event"] == "listening" and "postgresql://" in first["journal"]
-            yield srv, first["url"], []
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+    with (
+        SandboxServer(
+            wallets=base_host.wallets.values(), signers=base_host.signers, password_seconds=0.8, slow_seconds=1.5
+        ) as srv,
+        receiver_process(srv, pg_dsn, tmp_path) as url,
+    ):
+        yield srv, url, []
 
 
 def paycode(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
