@@ -35,7 +35,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError, JournalError
 from .journal_rules import (
-    ATTEMPT_COLUMNS,
     ATTEMPT_KINDS,
     ATTEMPT_OUTCOMES,
     CSV_COLUMNS,
@@ -46,28 +45,23 @@ from .journal_rules import (
     OrderRecord,
     RefundRecord,
     TransitionRecord,
-    abandoned_note,
     allowed_refund,
     already_begun,
     attempt_outcome,
-    attempt_records,
     check_attempt,
     check_new_order,
     check_refund,
-    kept_note,
     late_success_reason,
     no_attempt,
-    no_refund,
     not_in_journal,
     order_note,
     order_record,
     plan_move,
     refund_records,
-    refund_status,
-    transition_records,
     unresolved_oldest_first,
     write_csv,
 )
+from .journal_sql import SharedStatements
 from .models import Money, PaymentStatus
 
 __all__ = [
@@ -415,7 +409,7 @@ def _owner_only(path: Path) -> None:
             pass  # another user's file, or a read-only mount: the write that follows says so
 
 
-class Journal:
+class Journal(SharedStatements):
     """The payment journal in one SQLite file (created, with its folders, when missing).
 
     Safe to share between threads of a process and between processes: each method is one
@@ -666,6 +660,19 @@ class Journal:
                 _rollback(db)
                 raise
 
+    def _writing(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._write()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise JournalError(f"journal {str(self.path)!r} is closed")
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise self._failure(exc, "cannot be read") from None
+
     @staticmethod
     def _require_order(db: sqlite3.Connection, order_id: str) -> tuple[Any, ...]:
         row: tuple[Any, ...] | None = db.execute(
@@ -844,31 +851,6 @@ class Journal:
             )
             return True
 
-    def mark_abandoned(self, order_id: str, reason: str) -> None:
-        """Record that the lane gave up on the order: a later SUCCESS must be refunded (or reported)."""
-        now = time.time()
-        with self._write() as db:
-            row = self._require_order(db, order_id)
-            db.execute(
-                "UPDATE orders SET abandoned = 1, abandon_reason = ?, updated_at = ? WHERE order_id = ?",
-                (reason, now, order_id),
-            )
-            db.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, row[0], now, abandoned_note(reason)),
-            )
-
-    def keep_late_success(self, order_id: str, note: str) -> None:
-        """Clear the abandoned mark of a late success that is kept (``late_success = "report"``)."""
-        now = time.time()
-        with self._write() as db:
-            row = self._require_order(db, order_id)
-            db.execute("UPDATE orders SET abandoned = 0, updated_at = ? WHERE order_id = ?", (now, order_id))
-            db.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (?, ?, ?, ?)",
-                (order_id, row[0], now, kept_note(note)),
-            )
-
     def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None:
         """Record a refund before it is sent (status ``PENDING``).
 
@@ -886,19 +868,6 @@ class Journal:
                 " VALUES (?, ?, ?, 'PENDING', ?, ?)",
                 (order_id, refund_id, str(amount), now, now),
             )
-            db.execute("UPDATE orders SET updated_at = ? WHERE order_id = ?", (now, order_id))
-
-    def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None:
-        """Record a refund's outcome: ``SUCCESS``, ``FAILED``, or still ``PROCESSING``/``UNKNOWN``."""
-        status = refund_status(status)
-        now = time.time()
-        with self._write() as db:
-            cur = db.execute(
-                "UPDATE refunds SET status = ?, detail = ?, updated_at = ? WHERE order_id = ? AND refund_id = ?",
-                (status, detail, now, order_id, refund_id),
-            )
-            if cur.rowcount == 0:
-                raise no_refund(order_id, refund_id)
             db.execute("UPDATE orders SET updated_at = ? WHERE order_id = ?", (now, order_id))
 
     # -- reading ---------------------------------------------------------------------
@@ -940,25 +909,6 @@ class Journal:
         a refund whose outcome is open, or a success the lane gave up on and has not refunded.
         Oldest first (the order recovery handles them); ``lane`` keeps that lane's only."""
         return unresolved_oldest_first(self.orders(unresolved_only=True), lane)
-
-    def transitions(self, order_id: str) -> list[TransitionRecord]:
-        """The order's history, oldest first."""
-        rows = self._run(
-            lambda db: db.execute(
-                "SELECT status, time, note FROM transitions WHERE order_id = ? ORDER BY id", (order_id,)
-            ).fetchall()
-        )
-        return transition_records(rows)
-
-    def attempts(self, order_id: str) -> list[AttemptRecord]:
-        """The requests sent for the order, oldest first."""
-        rows = self._run(
-            lambda db: db.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE order_id = ? ORDER BY id",
-                (order_id,),
-            ).fetchall()
-        )
-        return attempt_records(rows)
 
     def refunds(self, order_id: str) -> list[RefundRecord]:
         """The order's refunds, oldest first."""

@@ -28,39 +28,31 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import JournalError
 from ..journal_rules import (
-    ATTEMPT_COLUMNS,
     REFUND_COLUMNS,
-    AttemptRecord,
     OrderRecord,
     RefundRecord,
-    TransitionRecord,
-    abandoned_note,
     allowed_refund,
     already_begun,
     attempt_outcome,
-    attempt_records,
     check_attempt,
     check_new_order,
     check_refund,
-    kept_note,
     no_attempt,
-    no_refund,
     not_in_journal,
     order_note,
     order_record,
     plan_move,
     refund_records,
-    refund_status,
-    transition_records,
     unresolved_oldest_first,
     write_csv,
 )
+from ..journal_sql import SharedStatements
 from ..models import Money, PaymentStatus
 from . import schema
 from .dsn import Dsn, parse
@@ -97,7 +89,7 @@ def database_error(dsn: Dsn, exc: BaseException) -> JournalError:
     return JournalError(f"journal {dsn}: {_first_line(exc)}")
 
 
-class PostgresJournal:
+class PostgresJournal(SharedStatements):
     """The payment journal in a PostgreSQL database named by a ``postgresql://`` URL.
 
     :param dsn: ``postgresql://user:password@host:port/dbname`` (``postgres://`` too; libpq options allowed).
@@ -306,6 +298,14 @@ class PostgresJournal:
             finally:
                 self._local.conn = None
 
+    PLACEHOLDER = "%s"
+
+    def _writing(self) -> AbstractContextManager[psycopg.Connection[tuple[Any, ...]]]:
+        return self._conn()
+
+    def _reading(self) -> AbstractContextManager[psycopg.Connection[tuple[Any, ...]]]:
+        return self._conn()
+
     @staticmethod
     def _require_order(conn: psycopg.Connection[tuple[Any, ...]], order_id: str) -> tuple[Any, ...]:
         row = conn.execute("SELECT status, amount FROM orders WHERE order_id = %s FOR UPDATE", (order_id,)).fetchone()
@@ -469,31 +469,6 @@ class PostgresJournal:
                 self._announcements.setdefault(conn, []).append(order_id)  # once the transaction has committed
             return True
 
-    def mark_abandoned(self, order_id: str, reason: str) -> None:
-        """Record that the lane gave up on the order: a later SUCCESS must be refunded (or reported)."""
-        now = time.time()
-        with self._conn() as conn:
-            row = self._require_order(conn, order_id)
-            conn.execute(
-                "UPDATE orders SET abandoned = TRUE, abandon_reason = %s, updated_at = %s WHERE order_id = %s",
-                (reason, now, order_id),
-            )
-            conn.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, row[0], now, abandoned_note(reason)),
-            )
-
-    def keep_late_success(self, order_id: str, note: str) -> None:
-        """Clear the abandoned mark of a late success that is kept (``late_success = "report"``)."""
-        now = time.time()
-        with self._conn() as conn:
-            row = self._require_order(conn, order_id)
-            conn.execute("UPDATE orders SET abandoned = FALSE, updated_at = %s WHERE order_id = %s", (now, order_id))
-            conn.execute(
-                "INSERT INTO transitions (order_id, status, time, note) VALUES (%s, %s, %s, %s)",
-                (order_id, row[0], now, kept_note(note)),
-            )
-
     def begin_refund(self, order_id: str, refund_id: str, amount: Decimal) -> None:
         """Record a refund before it is sent (``PENDING``); checked under the order's row lock, so lanes
         together never refund more than was paid (see ``Journal.begin_refund``)."""
@@ -509,19 +484,6 @@ class PostgresJournal:
                 " VALUES (%s, %s, %s, 'PENDING', %s, %s)",
                 (order_id, refund_id, amount, now, now),
             )
-            conn.execute("UPDATE orders SET updated_at = %s WHERE order_id = %s", (now, order_id))
-
-    def end_refund(self, order_id: str, refund_id: str, *, status: str, detail: str = "") -> None:
-        """Record a refund's outcome: ``SUCCESS``, ``FAILED``, or still ``PROCESSING``/``UNKNOWN``."""
-        status = refund_status(status)
-        now = time.time()
-        with self._conn() as conn:
-            cur = conn.execute(
-                "UPDATE refunds SET status = %s, detail = %s, updated_at = %s WHERE order_id = %s AND refund_id = %s",
-                (status, detail, now, order_id, refund_id),
-            )
-            if cur.rowcount == 0:
-                raise no_refund(order_id, refund_id)
             conn.execute("UPDATE orders SET updated_at = %s WHERE order_id = %s", (now, order_id))
 
     # -- claims ----------------------------------------------------------------------
@@ -599,23 +561,6 @@ class PostgresJournal:
     def unresolved(self, lane: str | None = None) -> list[OrderRecord]:
         """Orders not settled (see ``Journal.unresolved``), oldest first; ``lane`` keeps that lane's only."""
         return unresolved_oldest_first(self.orders(unresolved_only=True), lane)
-
-    def transitions(self, order_id: str) -> list[TransitionRecord]:
-        """The order's history, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT status, time, note FROM transitions WHERE order_id = %s ORDER BY id", (order_id,)
-            ).fetchall()
-        return transition_records(rows)
-
-    def attempts(self, order_id: str) -> list[AttemptRecord]:
-        """The requests sent for the order, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE order_id = %s ORDER BY id",
-                (order_id,),
-            ).fetchall()
-        return attempt_records(rows)
 
     def refunds(self, order_id: str) -> list[RefundRecord]:
         """The order's refunds, oldest first."""
