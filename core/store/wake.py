@@ -163,12 +163,18 @@ class DatagramWaker(LocalWaker):
     def _start(self) -> None:
         sock: socket.socket | None = None
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
             entry = self.folder / f"{os.getpid()}-{port}"
-            entry.touch(mode=0o600)
+            for last in (False, True):
+                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                try:
+                    entry.touch(mode=0o600)
+                    break
+                except FileNotFoundError:
+                    if last:  # removed again by a process closing as this one started (see close)
+                        raise
         except OSError as exc:
             if sock is not None:
                 sock.close()
@@ -236,6 +242,8 @@ class DatagramWaker(LocalWaker):
         if self._entry is not None:
             with contextlib.suppress(OSError):
                 self._entry.unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # when no other process listens: no empty folder is left beside the journal
             self._entry = None
         if self._sock is not None:
             self._sock.close()
