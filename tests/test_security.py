@@ -222,7 +222,7 @@ def test_notification_receiver_binds_loopback_unless_told_otherwise(tmp_path: Pa
         with NotificationReceiver(journal, credentials=creds, signers=PluginHost(Settings()).signers) as receiver:
             assert receiver.url.startswith("http://127.0.0.1:")
         for host in ("0.0.0.0", "10.1.2.3", "::"):
-            with pytest.raises(paycode.UsageError, match="not loopback"):
+            with pytest.raises(paycode.UsageError, match="is not a loopback address"):
                 NotificationReceiver(journal, credentials=creds, signers={}, host=host)
         NotificationReceiver(journal, credentials=creds, signers={}, host="0.0.0.0", allow_remote=True)
 
@@ -231,7 +231,7 @@ def test_notification_receiver_binds_loopback_unless_told_otherwise(tmp_path: Pa
     ("argv", "message"),
     [
         (["sandbox", "--host", "0.0.0.0"], "sandbox host '0.0.0.0' is not a loopback address"),
-        (["notifications", "--host", "0.0.0.0"], "is not loopback"),
+        (["notifications", "--host", "0.0.0.0"], "is not a loopback address"),
     ],
 )
 def test_servers_on_the_command_line_refuse_other_hosts(
