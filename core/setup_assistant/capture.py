@@ -75,7 +75,8 @@ def capture_serial(url: ScannerURL, *, timeout: float, settle: float, **listen: 
     except (serial.SerialException, OSError, ValueError) as exc:
         raise ScannerGone(f"cannot open {port_name}: {exc}", scanner=url.display) from None
     try:
-        port.reset_input_buffer()
+        # no reset_input_buffer() here: pyserial's open() already discarded what was waiting, and a second
+        # flush after the prompt could swallow a scan that arrived in between
 
         def read(wait: float) -> bytes:
             port.timeout = wait
