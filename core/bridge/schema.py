@@ -49,6 +49,11 @@ class Field:
     accepted: str = ""
 
     def check(self, value: Any) -> Any:
+        if isinstance(value, _JsonNumber):
+            raise self.error(
+                f"{self.name} is a JSON number ({value.text}); {self.accepted} "
+                '(amounts are decimal text such as "12.50", never numbers)'
+            )
         schema = self.schema
         kind = schema.get("type")
         if kind == "string":
@@ -115,11 +120,21 @@ class Body:
                 f"the request body must be JSON with Content-Type: application/json, not {media or 'none'!r}",
             )
         try:
-            data = json.loads(raw.decode("utf-8"), parse_float=_no_float, parse_constant=_no_constant)
+            data = json.loads(
+                raw.decode("utf-8"),
+                parse_float=_no_float,
+                parse_int=_small_int,
+                parse_constant=_no_constant,
+                object_pairs_hook=_no_duplicate_keys,
+            )
         except UnicodeDecodeError:
             raise ApiError(400, "invalid_json", "the request body is not UTF-8 text") from None
-        except _FloatInBody as exc:
-            raise ApiError(422, "invalid_field", str(exc)) from None
+        except _DuplicateKey as exc:
+            raise ApiError(400, "duplicate_field", str(exc), exc.key) from None
+        except RecursionError:
+            raise ApiError(
+                400, "invalid_json", "the request body is nested too deeply; a request is one flat JSON object"
+            ) from None
         except ValueError as exc:
             raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
@@ -143,14 +158,39 @@ class Body:
         return out
 
 
-class _FloatInBody(ValueError):
-    pass
+@attrs.frozen
+class _JsonNumber:
+    """A JSON number with a fraction or exponent, kept as its text so the field it stood in can be named."""
+
+    text: str
 
 
-def _no_float(text: str) -> Any:
-    raise _FloatInBody(
-        f'a JSON number ({text[:20]}) was given; amounts are decimal text such as "12.50" (never numbers)'
-    )
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"field {key[:64]!r} is given twice; give each field once (which one counts would be a guess, "
+            "and for an amount a guess is money)"
+        )
+        self.key = key[:64]
+
+
+def _no_float(text: str) -> _JsonNumber:
+    return _JsonNumber(text[:20])
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:
+        raise ValueError(f"a JSON number of {len(text)} digits was given; numbers here have at most 18 digits")
+    return int(text)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _no_constant(text: str) -> Any:

@@ -146,7 +146,7 @@ def test_bodies_are_size_limited(serve: Serve) -> None:
     ("body", "status", "field", "words"),
     [
         ({"currency": "CNY"}, 422, "amount", "required"),
-        ({"amount": 12.5, "currency": "CNY"}, 422, None, "decimal text"),
+        ({"amount": 12.5, "currency": "CNY"}, 422, "amount", "decimal text"),
         ({"amount": 12, "currency": "CNY"}, 422, "amount", "string"),
         ({"amount": "12.505", "currency": "CNY"}, 422, "amount", "decimals"),
         ({"amount": "0", "currency": "CNY"}, 422, "amount", "greater than zero"),
@@ -169,6 +169,22 @@ def test_bad_payment_requests_say_what_is_accepted(
     assert error["field"] == field
     assert words in error["message"], error
     assert "990000000000000001" not in error["message"]
+
+
+def test_bodies_with_duplicate_keys_deep_nesting_or_huge_numbers_are_refused(serve: Serve) -> None:
+    """Found by the attacker pass: '{"amount":"1.00","amount":"9999.00"}' charged 9999.00 (the last key won)."""
+    run = serve()
+    json_header = {"Content-Type": "application/json"}
+    twice = b'{"amount": "1.00", "amount": "9999.00", "currency": "CNY", "code": "130000000000000001"}'
+    error = error_of(run.http.post("/v1/payments", content=twice, headers=json_header), 400)
+    assert error["code"] == "duplicate_field" and error["field"] == "amount" and "twice" in error["message"]
+    assert run.http.get("/v1/payments").json()["payments"] == []  # nothing was charged
+    deep = b'{"amount": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    error = error_of(run.http.post("/v1/payments", content=deep, headers=json_header), 400)
+    assert error["code"] == "invalid_json" and "nested too deeply" in error["message"]
+    huge = b'{"amount": ' + b"9" * 5000 + b', "currency": "CNY"}'
+    error = error_of(run.http.post("/v1/payments", content=huge, headers=json_header), 400)
+    assert "5000 digits" in error["message"] and "set_int_max_str_digits" not in error["message"]
 
 
 def test_bodies_that_are_not_json_objects(serve: Serve) -> None:
