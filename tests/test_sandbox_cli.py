@@ -92,7 +92,10 @@ def test_given_credentials_and_faults(tmp_path: Path) -> None:
     args = ["--json", "--acc-id", "ACC1", "--client-id", "CLI1", "--salt-file", str(salt_file)]
     with sandbox_process(*args, "--fault", "drop_after_commit:times=1") as (proc, line):
         banner = json.loads(line)
-        assert (banner["acc_id"], banner["client_id"], banner["salt"]) == ("ACC1", "CLI1", "my-test-salt")
+        assert (banner["acc_id"], banner["client_id"]) == ("ACC1", "CLI1")
+        # a salt the user gave is their secret: the banner says where it came from, never the value
+        assert banner["salt"] is None and banner["salt_from"] == f"the file {salt_file}"
+        assert "my-test-salt" not in line
         with V4Caller(banner["base_url"], Credentials("ACC1", "CLI1", "my-test-salt")) as caller:
             with pytest.raises(httpx.RemoteProtocolError):
                 caller.call(PAY, pay_biz("130000000000000001"))
@@ -107,8 +110,8 @@ def test_human_banner_shows_how_to_point_paycode_at_it() -> None:
         assert line.startswith("paycode sandbox: PingPong V4 gateway at http://127.0.0.1:")
         proc.send_signal(signal.SIGINT)
         out, _ = finish(proc)
-    assert "salt      s3   (a throwaway test secret of this sandbox)" in out
-    assert "PAYCODE_SALT=s3" in out and "Wechat-Offline" in out
+    assert "salt      yours, from $SANDBOX_TEST_SALT (not shown)" in out
+    assert "PAYCODE_SALT=<your salt>" in out and "s3" not in out and "Wechat-Offline" in out
     assert proc.returncode == 0
 
 
@@ -119,7 +122,17 @@ def test_the_export_line_is_quoted_for_the_shell() -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = finish(proc)
     [export] = [line for line in out.splitlines() if line.startswith("  export ")]
-    assert "PAYCODE_ACC_ID='<x>'" in export and "PAYCODE_SALT='s 3'" in export
+    assert "PAYCODE_ACC_ID='<x>'" in export and "s 3" not in out
+    assert proc.returncode == 0
+
+
+def test_a_generated_salt_is_shown_as_the_sandbox_throwaway_secret() -> None:
+    with sandbox_process() as (proc, _):
+        proc.send_signal(signal.SIGINT)
+        out, _ = finish(proc)
+    [salt_line] = [line for line in out.splitlines() if line.startswith("  salt ")]
+    salt = salt_line.split()[1]
+    assert "(a throwaway test secret of this sandbox)" in salt_line and f"PAYCODE_SALT={salt}" in out
     assert proc.returncode == 0
 
 

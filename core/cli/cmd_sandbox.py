@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         _print_codes(scenario_codes(host.wallets.values()), as_json=args.json)
         return 0
     faults = [parse_fault(spec) for spec in args.fault]
+    given_salt = _salt(args)
     server = SandboxServer(
         args.host,
         args.port,
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         _schedule(args.notify_schedule),
         acc_id=args.acc_id,
         client_id=args.client_id,
-        salt=_salt(args),
+        salt=given_salt,
         slow_seconds=_seconds("--slow-seconds", args.slow_seconds),
         password_seconds=_seconds("--password-seconds", args.password_seconds),
         allow_remote=args.allow_remote,
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         server.start()
         for name, switch in faults:
             setattr(server.faults, name, switch)
-        _print_banner(server, as_json=args.json)
+        _print_banner(server, as_json=args.json, salt_from=_salt_source(args) if given_salt is not None else None)
         while not stop.wait(1.0):
             pass
     finally:
@@ -154,9 +155,18 @@ def _on_signals(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def _print_banner(server: SandboxServer, *, as_json: bool) -> None:
-    # The salt is this sandbox's own throwaway test secret: printing it is the point (docs/sandbox.md).
+def _salt_source(args: argparse.Namespace) -> str:
+    return f"the file {args.salt_file}" if args.salt_file is not None else f"${args.salt_env}"
+
+
+def _print_banner(server: SandboxServer, *, as_json: bool, salt_from: str | None = None) -> None:
+    """A generated salt is this sandbox's throwaway test secret: printing it is the point (docs/sandbox.md).
+
+    A salt the user gave (``salt_from``: where it came from) is a secret of theirs and is never printed.
+    """
     account = server.credentials.as_json()
+    if salt_from is not None:
+        account = {**account, "salt": None, "salt_from": salt_from}
     if as_json:
         print(json.dumps({"base_url": server.base_url, **account}), flush=True)
         return
@@ -165,12 +175,15 @@ def _print_banner(server: SandboxServer, *, as_json: bool) -> None:
         f"paycode sandbox: PingPong V4 gateway at {server.base_url}",
         f"  accId     {account['acc_id']}",
         f"  clientId  {account['client_id']}",
-        f"  salt      {account['salt']}   (a throwaway test secret of this sandbox)",
+        f"  salt      {account['salt']}   (a throwaway test secret of this sandbox)"
+        if salt_from is None
+        else f"  salt      yours, from {salt_from} (not shown)",
         f"  wallets   {', '.join(sorted(server.wallets)) or 'none installed'}",
         f"  faults    {active or 'none'}",
         "Point paycode at it with:",
         f"  export PAYCODE_GATEWAY={server.base_url} PAYCODE_ACC_ID={shlex.quote(account['acc_id'])} "
-        f"PAYCODE_CLIENT_ID={shlex.quote(account['client_id'])} PAYCODE_SALT={shlex.quote(account['salt'])}",
+        f"PAYCODE_CLIENT_ID={shlex.quote(account['client_id'])} "
+        + (f"PAYCODE_SALT={shlex.quote(account['salt'])}" if salt_from is None else "PAYCODE_SALT=<your salt>"),
         "Test codes: paycode sandbox --list-codes. Stop with Ctrl-C.",
     ]
     print("\n".join(lines), flush=True)
