@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Iterable
 from types import FrameType
@@ -75,6 +76,8 @@ class BridgeServer:
                 )
             if ssl_certfile is None:
                 raise ConfigError(f"--allow-remote (--host {host}) requires TLS: give --ssl-certfile and --ssl-keyfile")
+        if ssl_certfile is not None and ssl_keyfile is not None:
+            _check_certificate(ssl_certfile, ssl_keyfile)
         self.bridge = bridge
         self.draining = threading.Event()
         self.drain_timeout = drain_timeout
@@ -179,3 +182,16 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def _check_certificate(certfile: str, keyfile: str) -> None:
+    """Load the certificate and key before listening, so a wrong file is one clear line, not a crash after it."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"--ssl-certfile {certfile} / --ssl-keyfile {keyfile} cannot be used: {reason}; give a PEM certificate "
+            "(chain) and its PEM private key"
+        ) from None
