@@ -86,6 +86,16 @@ def _check_origin(origin: str) -> str:
     scheme, sep, rest = text.partition("://")
     if not sep or scheme not in ("http", "https") or not rest or "/" in rest:
         raise ConfigError(f"origin {origin!r} must be scheme://host[:port], e.g. http://localhost:3000")
+    from urllib.parse import urlsplit
+
+    try:
+        port = urlsplit(text).port  # also checks an IPv6 literal's brackets
+    except ValueError as exc:
+        raise ConfigError(
+            f"origin {origin!r} is not a valid scheme://host[:port] ({exc}), e.g. http://[::1]:3000"
+        ) from None
+    if not urlsplit(text).hostname or (port is not None and not 0 < port < 65536):
+        raise ConfigError(f"origin {origin!r} has no host or a bad port; e.g. http://localhost:3000")
     return text
 
 

@@ -140,6 +140,12 @@ def test_the_token_from_the_environment(env: dict[str, str]) -> None:
         (["--lane", "bad name="], "lane name"),
         (["--origin", "localhost:3000"], "scheme://host"),
         (["--lane", "a=nosuch://x"], "unknown scanner scheme"),
+        (["--origin", "http://[::1"], "not a valid scheme://host[:port]"),
+        # the certificate is checked before the listening line, not found broken after it (exit 70)
+        (
+            ["--host", "0.0.0.0", "--allow-remote", "--ssl-certfile", "/", "--ssl-keyfile", "/dev/null"],
+            "cannot be used",
+        ),
     ],
 )
 def test_refusals_are_one_line_exit_2(env: dict[str, str], args: list[str], words: str) -> None:
