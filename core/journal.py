@@ -261,6 +261,15 @@ def _setting_text(setting: str | os.PathLike[str]) -> str:
     return text
 
 
+def refuse_folder(path: Path) -> None:
+    """JournalError when ``path`` is a folder: the journal is a file (a path such as ``folder/journal.sqlite3``)."""
+    if path.is_dir():
+        raise JournalError(
+            f"journal {str(path)!r} is a folder; give the path of the journal file in it, such as "
+            f"{str(path / 'journal.sqlite3')!r}"
+        )
+
+
 def journal_file(setting: str | os.PathLike[str]) -> Path | None:
     """The SQLite file a journal setting names, or None for a PostgreSQL journal.
 
@@ -268,6 +277,11 @@ def journal_file(setting: str | os.PathLike[str]) -> Path | None:
     the accepted forms; a setting is never taken for a file named after its scheme.
     """
     text = _setting_text(setting)
+    if text == ":memory:" or text.startswith("file::memory:"):
+        raise ConfigError(
+            f"journal setting {text!r} would keep payments only in memory, lost when the process ends; "
+            f"a payment journal is a file; {_ACCEPTED}"
+        )
     scheme = _scheme(text)
     if scheme is None:
         return Path(text).expanduser()
@@ -434,11 +448,7 @@ class Journal(SharedStatements):
                 os.close(fd)
         except OSError as exc:
             raise self._os_failure(exc, "cannot be created") from None
-        if self.path.is_dir():
-            raise JournalError(
-                f"journal {str(self.path)!r} is a folder; give the path of the journal file in it, such as "
-                f"{str(self.path / 'journal.sqlite3')!r}"
-            )
+        refuse_folder(self.path)
         _owner_only(self.path)
         self._db = self._connect()
 

@@ -21,11 +21,18 @@ EXIT_DIFFERENCES = 1
 EXIT_UNCHECKED = 3
 
 
+#: the days a journal can hold (epoch seconds, and a day before and after must still be a date)
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(9999, 12, 30)
+
+
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD (such as 2026-03-01)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def _rate(text: str) -> float:

@@ -165,10 +165,11 @@ def _print_banner(server: SandboxServer, *, as_json: bool, salt_from: str | None
     A salt the user gave (``salt_from``: where it came from) is a secret of theirs and is never printed.
     """
     account = server.credentials.as_json()
-    if salt_from is not None:
-        account = {**account, "salt": None, "salt_from": salt_from}
     if as_json:
-        print(json.dumps({"base_url": server.base_url, **account}), flush=True)
+        shown: dict[str, str | None] = {"base_url": server.base_url, **account}
+        if salt_from is not None:
+            shown.update(salt=None, salt_from=salt_from)
+        print(json.dumps(shown), flush=True)
         return
     active = ", ".join(f"{name}({_describe(switch)})" for name, switch in server.faults.active().items())
     lines = [

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from ..errors import JournalError
-from ..journal import journal_file, journal_label
+from ..journal import journal_file, journal_label, refuse_folder
 
 __all__ = ["SchemaReport", "check", "migrate"]
 
@@ -64,6 +64,7 @@ def _sqlite_version(setting: str) -> tuple[int, bool]:
     assert path is not None
     if not path.exists():
         return 0, False
+    refuse_folder(path)
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

@@ -63,6 +63,11 @@ def parse(setting: str) -> Dsn:
         ) from None
     host = str(parts.get("host") or "localhost")
     port = str(parts.get("port") or "5432")
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise ConfigError(
+            f"journal setting has port {port[:20]!r}; a PostgreSQL port is a number from 1 to 65535 "
+            "(postgresql://user:password@host:port/dbname)"
+        )
     user = str(parts.get("user") or "")
     dbname = str(parts.get("dbname") or user or "postgres")
     return Dsn(conninfo=text, host=host, port=port, dbname=dbname, user=user)
