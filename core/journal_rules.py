@@ -112,7 +112,10 @@ REFUND_COLUMNS = "order_id, refund_id, amount, status, detail, created_at, updat
 def _iso(t: float | None) -> str:
     if t is None:
         return ""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):  # a time no calendar date holds (written before the seconds cap)
+        return f"{t!r} (out of the calendar's range)"
 
 
 @attrs.frozen

@@ -209,3 +209,11 @@ def test_history_with_an_unknown_scheme_exits_2_with_one_line(
     assert err.startswith("paycode: error: journal setting with scheme mysql:") and err.count("\n") == 1
     assert "pw" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_time_no_calendar_holds_is_shown_not_a_crash() -> None:
+    """Journals written before the week cap on seconds can hold a deadline such as 1e300: history still prints."""
+    from paycode.journal_rules import _iso
+
+    assert _iso(1e300) == "1e+300 (out of the calendar's range)"
+    assert _iso(0.0) == "1970-01-01T00:00:00.000Z"
