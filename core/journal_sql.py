@@ -9,6 +9,7 @@ rules these statements follow are :mod:`paycode.journal_rules`'.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -27,24 +28,24 @@ from .journal_rules import (
 __all__ = ["SharedStatements"]
 
 
-class SharedStatements:
+class SharedStatements(ABC):
     """Statements both backends run alike (SQL with ``?`` placeholders, turned into the backend's own)."""
 
     #: the backend's parameter placeholder: ``?`` (sqlite3) or ``%s`` (psycopg)
     PLACEHOLDER: ClassVar[str] = "?"
 
+    @abstractmethod
     def _writing(self) -> AbstractContextManager[Any]:
         """A connection inside one write transaction, committed when the block ends (the batch's inside one)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
         """A connection to read on (the batch's inside one)."""
-        raise NotImplementedError
 
     @staticmethod
+    @abstractmethod
     def _require_order(db: Any, order_id: str) -> tuple[Any, ...]:
         """The order's (status, amount), locked for the transaction where the backend can; JournalError if absent."""
-        raise NotImplementedError
 
     def _sql(self, text: str) -> str:
         return text if self.PLACEHOLDER == "?" else text.replace("?", self.PLACEHOLDER)
